@@ -1,1 +1,33 @@
-"""hf-transformer101: the three Transformer families of the lecture as Hugging Face models."""
+"""hf-transformer101: the three Transformer families of the lecture as Hugging Face models.
+
+Importing the package registers every config and model with transformers' Auto classes (here, in one place),
+so `AutoModelForCausalLM.from_pretrained(folder)` works on our checkpoints without `trust_remote_code`.
+"""
+
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+)
+
+from .modeling.configuration_gpt101 import GPT101Config
+from .modeling.modeling_gpt101 import (
+    GPT101ForCausalLM,
+    GPT101ForSequenceClassification,
+    GPT101Model,
+    GPT101PreTrainedModel,
+)
+
+AutoConfig.register(GPT101Config.model_type, GPT101Config)
+AutoModel.register(GPT101Config, GPT101Model)
+AutoModelForCausalLM.register(GPT101Config, GPT101ForCausalLM)
+AutoModelForSequenceClassification.register(GPT101Config, GPT101ForSequenceClassification)
+
+__all__ = [
+    "GPT101Config",
+    "GPT101ForCausalLM",
+    "GPT101ForSequenceClassification",
+    "GPT101Model",
+    "GPT101PreTrainedModel",
+]

@@ -1,0 +1,37 @@
+"""Two-way weight conversion between our models and transformers' reference classes.
+
+    ours = convert.from_hf(GPT2LMHeadModel.from_pretrained("gpt2"))    # -> GPT101ForCausalLM, same logits
+    theirs = convert.to_hf(ours)                                        # -> GPT2LMHeadModel again
+
+Each family module (`gpt2`, ...) lists its pairs in `PAIRS`: (reference class, our class, a function that
+turns the reference config into ours and back, and one that renames a state dict each way). The conversion
+copies every tensor and checks nothing is missing or left over (`load_state_dict(strict=True)`), so a silent
+partial conversion cannot happen.
+"""
+
+from . import gpt2
+
+FAMILIES = (gpt2,)
+
+
+def _pairs():
+    for family in FAMILIES:
+        yield from family.PAIRS
+
+
+def from_hf(model):
+    """A transformers reference model (e.g. GPT2LMHeadModel) -> the matching model of ours, same weights."""
+    for pair in _pairs():
+        if type(model) is pair.reference_class:
+            return pair.convert(model, pair.our_class, pair.config_to_ours, pair.state_to_ours)
+    supported = sorted(pair.reference_class.__name__ for pair in _pairs())
+    raise ValueError(f"cannot convert {type(model).__name__}; supported reference classes: {supported}")
+
+
+def to_hf(model):
+    """One of our models (e.g. GPT101ForCausalLM) -> the transformers reference class, same weights."""
+    for pair in _pairs():
+        if type(model) is pair.our_class:
+            return pair.convert(model, pair.reference_class, pair.config_to_reference, pair.state_to_reference)
+    supported = sorted(pair.our_class.__name__ for pair in _pairs())
+    raise ValueError(f"cannot convert {type(model).__name__}; supported classes: {supported}")

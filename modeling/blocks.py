@@ -1,0 +1,290 @@
+"""The lecture's building blocks, shared by GPT101, BERT101 and Seq2Seq101.
+
+"Attention is communication, the MLP is computation": every token first gathers information from other tokens
+(multi-head attention: queries ask, keys answer "what I have", values carry the message), then thinks about it
+on its own (a position-wise MLP). A Block wraps both in residual connections and layer norms, in either order:
+
+* pre-LN  (GPT-2):                     x = x + attn(ln(x));   x = x + mlp(ln(x))
+* post-LN (BERT, "Attention is all you need"):  x = ln(x + attn(x));   x = ln(x + mlp(x))
+
+The same attention class serves the three kinds of the lecture: bidirectional self-attention (encoder),
+causal self-attention (decoder: a token may only look back), and cross-attention (decoder queries, encoder
+keys/values).
+
+Shape legend, used in every comment below:
+    B batch, T query length, S key/value length, C hidden size, H heads, D head size (C = H * D)
+
+This file is copied next to the model files when a model is exported to the Hub, so it may import only the
+standard library, torch and transformers.
+"""
+
+import dataclasses
+import math
+
+import torch
+from torch import nn
+from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import BaseModelOutputWithPast
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+
+def eager_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+    """Scaled dot-product attention written out, softmax(q k^T / sqrt(D) + mask) v (Vaswani et al. 2017, eq. 1).
+
+    Same signature and output layout as transformers' attention functions, so the model can dispatch between
+    this and `ALL_ATTENTION_FUNCTIONS["sdpa"]`. It is the only path that returns the attention weights
+    (`output_attentions=True`), which the attention-map pictures need.
+    """
+    query_length, key_length = query.shape[-2], key.shape[-2]
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling  # (B, H, T, D) @ (B, H, D, S) -> (B, H, T, S)
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    elif module.is_causal and query_length > 1:
+        # No explicit mask: the model relies on the causal flag (what SDPA's `is_causal` does), aligned so the last
+        # query sees every key, which is right with a cache in front of the new tokens too.
+        future = torch.ones(query_length, key_length, dtype=torch.bool, device=query.device)
+        future = future.triu(key_length - query_length + 1)
+        scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
+    weights = nn.functional.softmax(scores, dim=-1)  # (B, H, T, S): how much each query listens to each key
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    output = torch.matmul(weights, value)  # (B, H, T, S) @ (B, H, S, D) -> (B, H, T, D)
+    return output.transpose(1, 2).contiguous(), weights  # (B, T, H, D)
+
+
+def attention_function(config):
+    """The attention kernel the config asks for: ours for "eager", transformers' registry for the rest (sdpa...)."""
+    implementation = getattr(config, "_attn_implementation", None)
+    if implementation in (None, "eager"):
+        return eager_attention
+    return ALL_ATTENTION_FUNCTIONS[implementation]
+
+
+def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, dtype):
+    """Additive mask (0 = attend, dtype min = blocked) of shape (B, 1, T, S), or None when no mask is needed.
+
+    `padding_mask` is the tokenizer's (B, S) attention_mask over all keys (cached ones included), 1 = real token.
+    None is returned whenever the attention kernels can do the job alone — no padding, and either not causal or
+    causal with T == S / T == 1 — so SDPA can take its `is_causal` fast path without a materialised mask.
+    A float mask (not boolean) keeps rows of left padding finite under both kernels.
+    """
+    has_padding = padding_mask is not None and not bool(padding_mask.all())
+    if not has_padding and (not is_causal or query_length in (1, key_length)):
+        return None
+    device = padding_mask.device if padding_mask is not None else None
+    allowed = torch.ones(1, 1, query_length, key_length, dtype=torch.bool, device=device)  # (1, 1, T, S)
+    if is_causal:
+        # Query i is the (S - T + i)-th token overall: it may see keys up to and including itself.
+        allowed = allowed.tril(key_length - query_length)
+    if has_padding:
+        allowed = allowed & padding_mask[:, None, None, :].bool()  # (B, 1, T, S)
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return mask.masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention: H independent attention "channels" of size D = C / H, run in parallel.
+
+    Self-attention projects queries, keys and values with one fused matmul (`qkv_proj`, C -> 3C), which is
+    faster than three. Cross-attention takes queries from the decoder (`q_proj`) and keys/values from the
+    encoder output (`kv_proj`, C -> 2C); those are computed once per source and cached during generation.
+    """
+
+    def __init__(self, config, hidden_size, num_heads, *, is_causal, is_cross_attention=False, bias=True,
+                 attention_dropout=0.0, layer_idx=None):
+        super().__init__()
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden_size ({hidden_size}) must be divisible by num_heads ({num_heads})")
+        self.config = config  # read at call time: `set_attn_implementation` switches the kernel on the fly
+        self.num_heads = num_heads
+        self.head_dim = hidden_size // num_heads
+        self.scaling = self.head_dim**-0.5  # 1/sqrt(D) keeps q.k at unit variance so softmax does not saturate
+        # transformers' SDPA wrapper reads `module.is_causal` when no mask is given: it must always be set.
+        self.is_causal = is_causal
+        self.is_cross_attention = is_cross_attention
+        self.attention_dropout = attention_dropout
+        self.layer_idx = layer_idx
+        if is_cross_attention:
+            self.q_proj = nn.Linear(hidden_size, hidden_size, bias=bias)
+            self.kv_proj = nn.Linear(hidden_size, 2 * hidden_size, bias=bias)
+        else:
+            self.qkv_proj = nn.Linear(hidden_size, 3 * hidden_size, bias=bias)
+        self.out_proj = nn.Linear(hidden_size, hidden_size, bias=bias)
+
+    def _split_heads(self, projected, parts):
+        """(B, L, parts * C) -> `parts` tensors of (B, H, L, D)."""
+        batch, length, _ = projected.shape
+        projected = projected.view(batch, length, parts, self.num_heads, self.head_dim)  # (B, L, parts, H, D)
+        return projected.permute(2, 0, 3, 1, 4).unbind(0)  # parts x (B, H, L, D)
+
+    def forward(self, hidden_states, attention_mask=None, key_value_states=None, cache=None,
+                output_attentions=False):
+        """hidden_states (B, T, C) -> (B, T, C) and the attention weights (B, H, T, S) or None.
+
+        `cache`: for self-attention a transformers `Cache` (new keys/values are appended and the full history
+        comes back); for cross-attention an `EncoderDecoderCache`, whose cross part is filled on the first step.
+        """
+        batch, length, hidden_size = hidden_states.shape
+        if self.is_cross_attention:
+            (query,) = self._split_heads(self.q_proj(hidden_states), 1)  # (B, H, T, D)
+            if cache is not None and cache.is_updated.get(self.layer_idx):
+                layer = cache.cross_attention_cache.layers[self.layer_idx]
+                key, value = layer.keys, layer.values  # (B, H, S, D): the source does not change while decoding
+            else:
+                key, value = self._split_heads(self.kv_proj(key_value_states), 2)  # (B, H, S, D) each
+                if cache is not None:
+                    key, value = cache.cross_attention_cache.update(key, value, self.layer_idx)
+                    cache.is_updated[self.layer_idx] = True
+        else:
+            query, key, value = self._split_heads(self.qkv_proj(hidden_states), 3)  # (B, H, T, D) each
+            if cache is not None:
+                key, value = cache.update(key, value, self.layer_idx)  # (B, H, S, D): past + new tokens
+
+        output, weights = attention_function(self.config)(
+            self, query, key, value, attention_mask,
+            dropout=self.attention_dropout if self.training else 0.0,
+            scaling=self.scaling,
+            output_attentions=output_attentions,
+        )
+        output = output.reshape(batch, length, hidden_size)  # (B, T, H, D) -> (B, T, C): heads side by side
+        return self.out_proj(output), weights
+
+
+class MLP(nn.Module):
+    """The position-wise feed-forward network: C -> intermediate (usually 4C) -> C, applied to each token alone."""
+
+    def __init__(self, hidden_size, intermediate_size, activation, *, bias=True, activation_dropout=0.0):
+        super().__init__()
+        if activation not in ACT2FN:
+            raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACT2FN)}")
+        self.fc_in = nn.Linear(hidden_size, intermediate_size, bias=bias)
+        self.act = ACT2FN[activation]
+        self.dropout = nn.Dropout(activation_dropout)  # Marian's `activation_dropout`; 0 for GPT-2 and BERT
+        self.fc_out = nn.Linear(intermediate_size, hidden_size, bias=bias)
+
+    def forward(self, hidden_states):
+        return self.fc_out(self.dropout(self.act(self.fc_in(hidden_states))))  # (B, T, C) -> (B, T, C)
+
+
+class Block(GradientCheckpointingLayer):
+    """One Transformer layer: self-attention, optionally cross-attention, then the MLP — each a residual branch.
+
+    `pre_norm=True` is GPT-2's order (normalise the branch input; the residual stream itself is never
+    normalised, which keeps deep stacks trainable without warm-up tricks); `pre_norm=False` is the paper's and
+    BERT's order (normalise after the residual sum). Dropout hits each branch output before it is added.
+    """
+
+    def __init__(self, config, *, hidden_size, num_heads, intermediate_size, activation, pre_norm, is_causal,
+                 has_cross_attention=False, bias=True, layer_norm_eps=1e-5, dropout=0.0, attention_dropout=0.0,
+                 activation_dropout=0.0, layer_idx=None):
+        super().__init__()
+        self.pre_norm = pre_norm
+        self.self_attn = MultiHeadAttention(config, hidden_size, num_heads, is_causal=is_causal, bias=bias,
+                                            attention_dropout=attention_dropout, layer_idx=layer_idx)
+        self.self_attn_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps, bias=bias)
+        if has_cross_attention:
+            self.cross_attn = MultiHeadAttention(config, hidden_size, num_heads, is_causal=False,
+                                                 is_cross_attention=True, bias=bias,
+                                                 attention_dropout=attention_dropout, layer_idx=layer_idx)
+            self.cross_attn_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps, bias=bias)
+        else:
+            self.cross_attn = None
+        self.mlp = MLP(hidden_size, intermediate_size, activation, bias=bias, activation_dropout=activation_dropout)
+        self.mlp_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+
+    def _residual(self, norm, branch, hidden_states):
+        """x + branch(x) with the layer norm before (pre-LN) or after (post-LN) the sum."""
+        if self.pre_norm:
+            output, weights = branch(norm(hidden_states))
+            return hidden_states + self.dropout(output), weights
+        output, weights = branch(hidden_states)
+        return norm(hidden_states + self.dropout(output)), weights
+
+    def forward(self, hidden_states, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None,
+                cache=None, output_attentions=False):
+        """(B, T, C) -> (B, T, C), with the self- and cross-attention weights (None unless eager + requested).
+
+        `cache` is a `Cache` for decoder-only models and an `EncoderDecoderCache` for encoder-decoders.
+        """
+        self_cache = getattr(cache, "self_attention_cache", cache)
+        hidden_states, self_weights = self._residual(
+            self.self_attn_norm,
+            lambda x: self.self_attn(x, attention_mask, cache=self_cache, output_attentions=output_attentions),
+            hidden_states,
+        )
+        cross_weights = None
+        if self.cross_attn is not None:
+            hidden_states, cross_weights = self._residual(
+                self.cross_attn_norm,
+                lambda x: self.cross_attn(x, encoder_attention_mask, key_value_states=encoder_hidden_states,
+                                          cache=cache, output_attentions=output_attentions),
+                hidden_states,
+            )
+        hidden_states, _ = self._residual(self.mlp_norm, lambda x: (self.mlp(x), None), hidden_states)
+        return hidden_states, self_weights, cross_weights
+
+
+class LearnedPositionalEmbedding(nn.Embedding):
+    """GPT-2 and BERT: one trained vector per position, added to the token embedding."""
+
+    def forward(self, position_ids):
+        return super().forward(position_ids)  # (B, T) -> (B, T, C)
+
+
+def sinusoidal_table(num_positions, dim):
+    """The fixed position code of Vaswani et al. 2017, sec. 3.5: PE(pos, 2i) = sin(pos / 10000^(2i/C)), cos alike.
+
+    Departs from the paper in layout only, like Marian: all sines in the first half of the vector and the cosines
+    in the second half instead of interleaved, so Marian checkpoints load without a permutation.
+    Computed in float64 so every copy of the table is bit-identical whatever the model dtype.
+    """
+    positions = torch.arange(num_positions, dtype=torch.float64)[:, None]  # (P, 1)
+    frequencies = 10000.0 ** (-torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (ceil(C/2),)
+    angles = positions * frequencies  # (P, ceil(C/2))
+    return torch.cat([angles.sin(), angles.cos()[:, : dim // 2]], dim=-1).float()  # (P, C)
+
+
+class SinusoidalPositionalEmbedding(nn.Module):
+    """Looks up rows of `sinusoidal_table`; nothing is learned, so the table is a non-persistent buffer.
+
+    Not saved with the weights: `_init_weights` must call `reset_table()` because `from_pretrained` recreates
+    such buffers empty.
+    """
+
+    def __init__(self, num_positions, dim):
+        super().__init__()
+        self.num_positions, self.dim = num_positions, dim
+        self.register_buffer("table", sinusoidal_table(num_positions, dim), persistent=False)
+
+    def reset_table(self):
+        return sinusoidal_table(self.num_positions, self.dim)
+
+    def forward(self, position_ids):
+        return self.table[position_ids]  # (B, T) -> (B, T, C)
+
+
+def check_input_ids(input_ids, vocab_size, name="input_ids"):
+    """Turn the IndexError that a bad id causes deep inside an embedding into a clear error at the boundary."""
+    if input_ids is None or not input_ids.numel() or torch.compiler.is_compiling():
+        return
+    low, high = int(input_ids.min()), int(input_ids.max())
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"{name} must lie in [0, {vocab_size}); got ids from {low} to {high}")
+
+
+def check_length(length, max_positions, past_length=0, name="input"):
+    """Positions beyond the trained (or tabulated) ones have no embedding: say so instead of an IndexError."""
+    if length + past_length > max_positions:
+        cached = f" (including {past_length} cached)" if past_length else ""
+        raise ValueError(f"{name} has {length + past_length} positions{cached} but the model supports at most "
+                         f"max_position_embeddings={max_positions}")
+
+
+# transformers 5.24 renamed every output's `past_key_values` field to `cache`; older 5.x use the old name.
+CACHE_FIELD = "cache" if "cache" in {f.name for f in dataclasses.fields(BaseModelOutputWithPast)} else "past_key_values"
+
+
+def embedding_scale(hidden_size, scale_embedding):
+    """sqrt(C) when the embedding is shared with the output layer (paper, sec. 3.4), else 1."""
+    return math.sqrt(hidden_size) if scale_embedding else 1.0

@@ -1,0 +1,54 @@
+"""Configuration of GPT101, the lecture's decoder-only (GPT-2 style) language model."""
+
+# transformers re-exports huggingface_hub's `strict` here: modeling code imports only torch and transformers.
+from transformers.configuration_utils import strict
+from transformers import PreTrainedConfig
+
+from .config_checks import check_activation, check_heads, check_positive, check_probability
+
+
+@strict
+class GPT101Config(PreTrainedConfig):
+    """GPT-2's architecture under transformers' standard names; the defaults are GPT-2 small (124M).
+
+    `attribute_map` lets GPT-2 / nanoGPT names (`n_embd`, `n_layer`, `n_head`, `n_positions`) read and write the
+    same fields, so a GPT-2 config dict can be passed as is.
+    """
+
+    model_type = "gpt101"
+    attribute_map = {"n_embd": "hidden_size", "n_layer": "num_hidden_layers", "n_head": "num_attention_heads",
+                     "n_positions": "max_position_embeddings", "n_inner": "intermediate_size"}
+
+    vocab_size: int = 50257
+    hidden_size: int = 768
+    num_hidden_layers: int = 12
+    num_attention_heads: int = 12
+    intermediate_size: int | None = None  # None -> 4 * hidden_size, the paper's and GPT-2's ratio
+    max_position_embeddings: int = 1024  # the context ("block_size"): the model never sees further back
+    hidden_act: str = "gelu_new"  # GPT-2's tanh approximation of GELU
+    hidden_dropout_prob: float = 0.1  # on each residual branch (GPT-2's resid_pdrop)
+    embedding_dropout_prob: float = 0.1  # on token + position embeddings (embd_pdrop)
+    attention_probs_dropout_prob: float = 0.1  # on the attention weights (attn_pdrop)
+    classifier_dropout: float | None = None  # sequence classification head; None -> hidden_dropout_prob
+    layer_norm_eps: float = 1e-5
+    initializer_range: float = 0.02
+    bias: bool = True  # nanoGPT shows bias-free Linear/LayerNorm train as well, slightly faster
+    tie_word_embeddings: bool = True  # the LM head reuses the token embedding (Press & Wolf 2017)
+    use_cache: bool = True
+    pad_token_id: int | None = None
+    bos_token_id: int | None = 50256
+    eos_token_id: int | list[int] | None = 50256
+
+    def __post_init__(self, **kwargs):
+        if self.intermediate_size is None:
+            self.intermediate_size = 4 * self.hidden_size
+        super().__post_init__(**kwargs)
+
+    def validate_gpt101(self):
+        check_positive(self, "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                       "intermediate_size", "max_position_embeddings")
+        check_heads(self, "hidden_size", "num_attention_heads")
+        check_activation(self, "hidden_act")
+        check_probability(self, "hidden_dropout_prob", "embedding_dropout_prob", "attention_probs_dropout_prob")
+        if self.classifier_dropout is not None:
+            check_probability(self, "classifier_dropout")
