@@ -1,0 +1,340 @@
+"""The accelerate training loop the three pretraining recipes share.
+
+What it guarantees:
+* Every batch is a pure function of (seed, step): `WindowBatches` / `DatasetBatches` below. A resumed run sees
+  exactly the batches it would have seen, and N processes together see the one-process global batch — so
+  resuming continues the identical loss curve and DDP reaches the same loss as one process.
+* Nothing is lost on a crash: checkpoints (`accelerator.save_state`: safetensors weights, optimizer, scheduler,
+  RNG states, plus `trainer_state.json`) are written under a temporary name and renamed when complete; the last
+  `save_total_limit` are kept; a non-finite loss stops the run naming the step and the last good checkpoint.
+* Progress is visible: a tqdm bar (loss, lr, tokens/s), TensorBoard through accelerate's trackers, a
+  `metrics.jsonl` with one line per log/eval event, and a loss-curve PNG at the end.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+from transformers import HfArgumentParser, get_scheduler
+
+CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
+
+
+@dataclass
+class TrainingArguments101:
+    """Arguments of the training loop; each recipe adds its own model and data arguments."""
+
+    output_dir: str = field(default="outputs/run", metadata={"help": "Where checkpoints, logs and the model go."})
+    max_steps: int = field(default=1000, metadata={"help": "Optimizer steps to train for."})
+    batch_size: int = field(default=32, metadata={
+        "help": "Global batch per micro-step, split evenly over the processes (so results do not depend on "
+                "how many processes run)."})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Micro-steps per optimizer step."})
+    learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate, reached after warm-up."})
+    min_learning_rate: float = field(default=0.0, metadata={
+        "help": "Floor of the cosine schedule (nanoGPT decays to lr/10); 0 decays to zero."})
+    lr_scheduler_type: str = field(default="cosine", metadata={
+        "help": "Any transformers.get_scheduler name: cosine, linear, constant_with_warmup, ..."})
+    warmup_steps: int = field(default=100, metadata={"help": "Linear warm-up steps."})
+    weight_decay: float = field(default=0.1, metadata={"help": "AdamW decay on matrices (never biases/norms)."})
+    adam_beta1: float = field(default=0.9, metadata={"help": "AdamW beta1."})
+    adam_beta2: float = field(default=0.99, metadata={
+        "help": "AdamW beta2; 0.99 rather than 0.999 because small batches give noisy second moments."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm (0 = off)."})
+    mixed_precision: str = field(default="no", metadata={"help": "no, bf16 or fp16 (autocast via accelerate)."})
+    eval_every: int = field(default=250, metadata={"help": "Evaluate every N steps (and at the end)."})
+    eval_batches: int = field(default=20, metadata={"help": "Validation batches per evaluation."})
+    save_every: int = field(default=500, metadata={"help": "Checkpoint every N steps (0 = only at the end)."})
+    save_total_limit: int = field(default=2, metadata={"help": "Checkpoints to keep (older ones are deleted)."})
+    resume_from_checkpoint: str | None = field(default=None, metadata={
+        "help": "'latest' (the newest complete checkpoint in output_dir) or a checkpoint folder."})
+    log_every: int = field(default=10, metadata={"help": "Write a metrics line every N steps."})
+    seed: int = field(default=1337, metadata={"help": "Seeds model init, batches and dropout."})
+    compile: bool = field(default=False, metadata={"help": "torch.compile the model (worth it on GPU)."})
+    gradient_checkpointing: bool = field(default=False, metadata={
+        "help": "Recompute activations in the backward pass: less memory, ~30% more compute."})
+    push_to_hub: bool = field(default=False, metadata={"help": "Upload the exported model at the end."})
+    hub_model_id: str | None = field(default=None, metadata={"help": "Hub repository id for --push_to_hub."})
+
+    def __post_init__(self):
+        for name in ("max_steps", "batch_size", "gradient_accumulation_steps", "eval_every", "eval_batches",
+                     "log_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision must be no, bf16 or fp16, got {self.mixed_precision!r}")
+        if self.push_to_hub and not self.hub_model_id:
+            raise ValueError("--push_to_hub needs --hub_model_id (e.g. your-name/gpt101-shakespeare)")
+
+
+class WindowBatches:
+    """Causal-LM batches as random windows of one token stream, as nanoGPT samples them.
+
+    Random offsets give a fresh view of a small corpus at every step, where fixed blocks repeat the same
+    boundaries each epoch. Row r of global batch `index` comes from a generator seeded by (seed, index).
+    """
+
+    def __init__(self, tokens, block_size, batch_size, seed):
+        if tokens.numel() <= block_size:
+            raise ValueError(f"the corpus has {tokens.numel()} tokens, fewer than one block of {block_size}")
+        self.tokens, self.block_size, self.batch_size, self.seed = tokens, block_size, batch_size, seed
+
+    def __call__(self, index, rank=0, world_size=1):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
+        starts = torch.randint(self.tokens.numel() - self.block_size, (self.batch_size,), generator=generator)
+        starts = starts.chunk(world_size)[rank]  # this process's share of the global batch
+        windows = torch.stack([self.tokens[s:s + self.block_size] for s in starts.tolist()])  # (b, T)
+        # Labels equal the inputs: the model shifts them by one internally (HF convention).
+        return {"input_ids": windows, "labels": windows}
+
+
+class DatasetBatches:
+    """Batches of a tokenised `datasets.Dataset`: one seeded permutation per epoch, then `collate`."""
+
+    def __init__(self, dataset, collate, batch_size, seed):
+        if len(dataset) < batch_size:
+            raise ValueError(f"the dataset has {len(dataset)} examples, fewer than one batch of {batch_size}")
+        self.dataset, self.collate, self.batch_size, self.seed = dataset, collate, batch_size, seed
+        self.batches_per_epoch = len(dataset) // batch_size  # the ragged tail is dropped: equal-size batches
+
+    def __call__(self, index, rank=0, world_size=1):
+        epoch, position = divmod(index, self.batches_per_epoch)
+        order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed + epoch))
+        rows = order[position * self.batch_size:(position + 1) * self.batch_size].chunk(world_size)[rank]
+        # The collator builds the tensors; a set seed makes MLM masking reproducible too.
+        torch.manual_seed(self.seed * 1_000_003 + index * world_size + rank)
+        return self.collate([self.dataset[i] for i in rows.tolist()])
+
+
+def optimizer_groups(model, weight_decay):
+    """Decay matrices (linear weights, embeddings), not biases or norm gains — nanoGPT's split."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def build_scheduler(optimizer, args):
+    kwargs = {}
+    name = args.lr_scheduler_type
+    if name == "cosine" and args.min_learning_rate > 0:
+        name, kwargs = "cosine_with_min_lr", {"min_lr": args.min_learning_rate}
+    return get_scheduler(name, optimizer, num_warmup_steps=args.warmup_steps,
+                         num_training_steps=args.max_steps, scheduler_specific_kwargs=kwargs)
+
+
+def list_checkpoints(output_dir):
+    """Complete checkpoints, oldest first. Half-written ones carry a temporary name and are never listed."""
+    found = []
+    for path in Path(output_dir).glob("checkpoint-*"):
+        match = CHECKPOINT_PATTERN.match(path.name)
+        if match and (path / "trainer_state.json").exists():
+            found.append((int(match.group(1)), path))
+    return [path for _, path in sorted(found)]
+
+
+def resolve_checkpoint(output_dir, resume_from_checkpoint):
+    if resume_from_checkpoint is None:
+        return None
+    if resume_from_checkpoint == "latest":
+        checkpoints = list_checkpoints(output_dir)
+        return checkpoints[-1] if checkpoints else None  # nothing yet: start fresh, so one command fits both
+    path = Path(resume_from_checkpoint)
+    if not (path / "trainer_state.json").exists():
+        raise FileNotFoundError(f"{path} is not a complete checkpoint (no trainer_state.json)")
+    return path
+
+
+class MetricsLog:
+    """Appends JSON lines to output_dir/metrics.jsonl; on resume, drops the lines after the resumed step."""
+
+    def __init__(self, path, resume_step):
+        self.path = Path(path)
+        if self.path.exists():
+            kept = [line for line in self.path.read_text().splitlines()
+                    if line and json.loads(line)["step"] <= resume_step]
+            self.path.write_text("".join(line + "\n" for line in kept))
+
+    def write(self, record):
+        with self.path.open("a") as file:
+            file.write(json.dumps(record) + "\n")
+
+
+@torch.no_grad()
+def evaluate_loss(model, batches, accelerator):
+    """Mean loss over the given batches, averaged over processes."""
+    was_training = model.training
+    model.eval()
+    losses = []
+    for batch in batches:
+        with accelerator.autocast():
+            losses.append(model(**{k: v.to(accelerator.device) for k, v in batch.items()}).loss.float())
+    model.train(was_training)
+    return accelerator.reduce(torch.stack(losses).mean(), reduction="mean").item()
+
+
+def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
+    """Train `model` on `train_batches(index, rank, world_size)` and return a summary dict.
+
+    `eval_batches()` returns an iterable of validation batches (this process's share); `tokens_in(batch)` counts
+    a batch's tokens for the tokens/s readout (default: the number of input_ids).
+    """
+    accelerator = Accelerator(mixed_precision=args.mixed_precision, log_with="tensorboard",
+                              project_dir=args.output_dir,
+                              gradient_accumulation_steps=args.gradient_accumulation_steps)
+    if args.batch_size % accelerator.num_processes:
+        raise ValueError(f"batch_size {args.batch_size} must divide evenly over {accelerator.num_processes} "
+                         "processes")
+    set_seed(args.seed)
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tokens_in = tokens_in or (lambda batch: batch["input_ids"].numel())
+
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    optimizer = torch.optim.AdamW(optimizer_groups(model, args.weight_decay), lr=args.learning_rate,
+                                  betas=(args.adam_beta1, args.adam_beta2),
+                                  fused=accelerator.device.type == "cuda")  # one kernel for all params on GPU
+    scheduler = build_scheduler(optimizer, args)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    forward_model = torch.compile(model) if args.compile else model
+
+    state = {"step": 0, "best_eval_loss": math.inf, "last_eval_loss": None}
+    checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint)
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        state = json.loads((checkpoint / "trainer_state.json").read_text())
+        accelerator.print(f"resumed from {checkpoint} at step {state['step']}")
+    log = MetricsLog(output_dir / "metrics.jsonl", state["step"]) if accelerator.is_main_process else None
+    accelerator.init_trackers("tensorboard", config={k: v for k, v in dataclasses.asdict(args).items()
+                                                      if isinstance(v, (int, float, str, bool))})
+
+    def record(values):
+        accelerator.log(values, step=state["step"])
+        if log is not None:
+            log.write({"step": state["step"], **values})
+
+    def run_eval():
+        if eval_batches is None:
+            return
+        loss = evaluate_loss(forward_model, eval_batches(), accelerator)
+        state["last_eval_loss"] = loss
+        state["best_eval_loss"] = min(state["best_eval_loss"], loss)
+        record({"eval_loss": loss, "eval_perplexity": math.exp(min(loss, 50))})
+
+    def save_checkpoint():
+        final = output_dir / f"checkpoint-{state['step']}"
+        temporary = output_dir / f".tmp-checkpoint-{state['step']}"
+        if accelerator.is_main_process and temporary.exists():
+            shutil.rmtree(temporary)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(temporary))
+        if accelerator.is_main_process:
+            (temporary / "trainer_state.json").write_text(json.dumps(state))
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(temporary, final)  # atomic: a crash leaves either the old or the new checkpoint
+            for old in list_checkpoints(output_dir)[:-args.save_total_limit]:
+                shutil.rmtree(old)
+        accelerator.wait_for_everyone()
+        return final
+
+    model.train()
+    rank, world = accelerator.process_index, accelerator.num_processes
+    progress = tqdm(total=args.max_steps, initial=state["step"], disable=not accelerator.is_local_main_process,
+                    desc="training", dynamic_ncols=True)
+    window_start, window_tokens = time.perf_counter(), 0
+    last_checkpoint = checkpoint
+    while state["step"] < args.max_steps:
+        step_loss = 0.0
+        for micro in range(args.gradient_accumulation_steps):
+            index = state["step"] * args.gradient_accumulation_steps + micro
+            batch = {k: v.to(accelerator.device) for k, v in train_batches(index, rank, world).items()}
+            with accelerator.accumulate(model):
+                with accelerator.autocast():
+                    loss = forward_model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            window_tokens += tokens_in(batch) * world
+            step_loss = step_loss + loss.detach().float() / args.gradient_accumulation_steps
+        loss_value = accelerator.reduce(step_loss, reduction="mean").item()
+        if not math.isfinite(loss_value):
+            accelerator.end_training()
+            where = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else "no checkpoint was saved"
+            raise FloatingPointError(f"loss became {loss_value} at step {state['step'] + 1}; stopping ({where})")
+        state["step"] += 1
+        progress.update(1)
+        if state["step"] % args.log_every == 0 or state["step"] == args.max_steps:
+            elapsed = time.perf_counter() - window_start
+            values = {"loss": loss_value, "learning_rate": scheduler.get_last_lr()[0],
+                      "tokens_per_second": window_tokens / max(elapsed, 1e-9)}
+            record(values)
+            progress.set_postfix(loss=f"{loss_value:.4f}", lr=f"{values['learning_rate']:.2e}",
+                                 tok_s=f"{values['tokens_per_second']:.0f}")
+            window_start, window_tokens = time.perf_counter(), 0
+        if state["step"] % args.eval_every == 0 or state["step"] == args.max_steps:
+            run_eval()
+        if (args.save_every and state["step"] % args.save_every == 0) or state["step"] == args.max_steps:
+            last_checkpoint = save_checkpoint()
+    progress.close()
+    accelerator.end_training()
+    return {"accelerator": accelerator, "model": accelerator.unwrap_model(model), "final_loss": loss_value,
+            **state}
+
+
+def parse_recipe_arguments(dataclass_types, preset_dir, argv=None):
+    """Parse the recipe's dataclasses from the command line with `HfArgumentParser`.
+
+    `--preset NAME` (a YAML/JSON file in `preset_dir`, or a path) supplies defaults; anything on the command
+    line overrides them. Unknown preset keys are an error, not silently ignored.
+    """
+    parser = HfArgumentParser(dataclass_types)
+    presets = sorted(p.stem for p in Path(preset_dir).glob("*.yaml"))
+    parser.add_argument("--preset", default=None, help=f"Defaults from a preset: one of {presets}, or a file.")
+    known, _ = parser.parse_known_args(argv)
+    if known.preset:
+        path = Path(known.preset) if Path(known.preset).is_file() else Path(preset_dir) / f"{known.preset}.yaml"
+        if not path.is_file():
+            raise FileNotFoundError(f"preset {known.preset!r} not found: expected one of {presets} or a file path")
+        values = yaml.safe_load(path.read_text()) or {}
+        fields = {f.name for cls in dataclass_types for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ValueError(f"{path} sets unknown arguments {unknown}")
+        parser.set_defaults(**values)
+    *parsed, _namespace = parser.parse_args_into_dataclasses(args=argv)
+    return parsed
+
+
+def save_model_folder(model, tokenizer, out_dir, auto_class, extra_json=None):
+    """A Hub-ready folder: config with `auto_map`, modeling code, safetensors weights, tokenizer, generation config
+    and any `extra_json` files ({name: dict}). Written to a temporary folder and renamed when complete."""
+    out_dir = Path(out_dir)
+    temporary = out_dir.with_name(f".tmp-{out_dir.name}")
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    type(model.config).register_for_auto_class()
+    type(model).register_for_auto_class(auto_class)
+    model.save_pretrained(temporary)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(temporary)
+    for name, content in (extra_json or {}).items():
+        (temporary / name).write_text(json.dumps(content, indent=2, default=str))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(temporary, out_dir)
+    return out_dir

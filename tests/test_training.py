@@ -1,0 +1,146 @@
+"""The shared training loop: deterministic batches, exact resume after SIGKILL, crash-safe checkpoints,
+non-finite loss, and two-process DDP equal to one process."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from hf_transformer101.training import (
+    DatasetBatches,
+    TrainingArguments101,
+    WindowBatches,
+    list_checkpoints,
+    resolve_checkpoint,
+    train,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+RECIPE = REPO / "recipes" / "pretrain_gpt.py"
+
+
+def recipe_command(output_dir, *extra):
+    return [sys.executable, str(RECIPE), "--preset", "debug", "--output_dir", str(output_dir),
+            "--sample_tokens", "0", *extra]
+
+
+def losses(output_dir):
+    lines = (Path(output_dir) / "metrics.jsonl").read_text().splitlines()
+    return [(r["step"], r.get("loss"), r.get("eval_loss")) for r in map(json.loads, lines)]
+
+
+def final_weights(output_dir):
+    return load_file(Path(output_dir) / "model" / "model.safetensors")
+
+
+def test_window_batches_are_a_pure_function_of_the_step_and_split_over_processes():
+    batches = WindowBatches(torch.arange(1000), block_size=16, batch_size=8, seed=3)
+    assert torch.equal(batches(5)["input_ids"], batches(5)["input_ids"])
+    assert not torch.equal(batches(5)["input_ids"], batches(6)["input_ids"])
+    halves = [batches(5, rank, 2)["input_ids"] for rank in (0, 1)]
+    assert torch.equal(torch.cat(halves), batches(5)["input_ids"])
+    with pytest.raises(ValueError, match="fewer than one block"):
+        WindowBatches(torch.arange(10), block_size=16, batch_size=2, seed=0)
+
+
+def test_dataset_batches_cover_each_epoch_once():
+    rows = [{"x": i} for i in range(10)]
+    batches = DatasetBatches(rows, lambda examples: {"x": torch.tensor([e["x"] for e in examples])}, 5, seed=0)
+    epoch = torch.cat([batches(0)["x"], batches(1)["x"]])
+    assert sorted(epoch.tolist()) == list(range(10))
+    assert not torch.equal(batches(2)["x"], batches(0)["x"])  # a new permutation in the next epoch
+
+
+def test_resume_after_sigkill_continues_the_identical_run(tmp_path):
+    steps = ["--max_steps", "60", "--save_every", "20", "--save_total_limit", "3"]
+    uninterrupted, interrupted = tmp_path / "uninterrupted", tmp_path / "interrupted"
+    subprocess.run(recipe_command(uninterrupted, *steps), check=True, capture_output=True, cwd=tmp_path)
+
+    process = subprocess.Popen(recipe_command(interrupted, *steps), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, cwd=tmp_path)
+    deadline = time.time() + 120
+    while not (interrupted / "checkpoint-20" / "trainer_state.json").exists():
+        assert process.poll() is None and time.time() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not (interrupted / "model").exists(), "the run finished before it could be killed"
+
+    subprocess.run(recipe_command(interrupted, *steps, "--resume_from_checkpoint", "latest"), check=True,
+                   capture_output=True, cwd=tmp_path)
+    assert losses(interrupted) == losses(uninterrupted)
+    expected, actual = final_weights(uninterrupted), final_weights(interrupted)
+    assert expected.keys() == actual.keys()
+    for key in expected:
+        assert torch.equal(expected[key], actual[key]), key
+
+
+def test_a_half_written_checkpoint_is_never_resumed(tmp_path):
+    good = tmp_path / "checkpoint-20"
+    good.mkdir()
+    (good / "trainer_state.json").write_text(json.dumps({"step": 20}))
+    (tmp_path / ".tmp-checkpoint-40").mkdir()  # a crash while writing step 40
+    (tmp_path / "checkpoint-30").mkdir()  # a folder without its state file is not complete either
+    assert list_checkpoints(tmp_path) == [good]
+    assert resolve_checkpoint(tmp_path, "latest") == good
+    assert resolve_checkpoint(tmp_path / "empty", "latest") is None
+    with pytest.raises(FileNotFoundError, match="checkpoint-30"):
+        resolve_checkpoint(tmp_path, str(tmp_path / "checkpoint-30"))
+
+
+class ExplodingModel(torch.nn.Module):
+    """Its loss turns NaN at the fourth step."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(1))
+        self.calls = 0
+
+    def forward(self, input_ids, labels):
+        self.calls += 1
+        loss = (self.weight * input_ids.float()).mean()
+        return type("Output", (), {"loss": loss * float("nan") if self.calls >= 4 else loss})
+
+
+def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path):
+    args = TrainingArguments101(output_dir=str(tmp_path), max_steps=10, batch_size=2, save_every=2,
+                                warmup_steps=0, eval_every=100)
+    batches = WindowBatches(torch.arange(100), block_size=4, batch_size=2, seed=0)
+    with pytest.raises(FloatingPointError, match="at step 4.*checkpoint-2"):
+        train(ExplodingModel(), batches, args)
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-2"]
+
+
+@pytest.mark.parametrize("field, value, message", [("max_steps", 0, "max_steps"),
+                                                   ("mixed_precision", "fp8", "mixed_precision"),
+                                                   ("push_to_hub", True, "hub_model_id")])
+def test_bad_training_arguments_are_named(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingArguments101(**{field: value})
+
+
+def test_two_process_ddp_reaches_the_one_process_loss(tmp_path):
+    if shutil.which("accelerate") is None:
+        pytest.skip("the accelerate launcher is not on PATH")
+    one, two = tmp_path / "one", tmp_path / "two"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run(recipe_command(one), check=True, capture_output=True, cwd=tmp_path, env=env)
+    launch = ["accelerate", "launch", "--num_processes", "2", "--num_machines", "1", "--cpu",
+              "--mixed_precision", "no", "--dynamo_backend", "no"]
+    result = subprocess.run(launch + recipe_command(two)[1:], capture_output=True, text=True, cwd=tmp_path,
+                            env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    single, double = losses(one), losses(two)
+    assert [step for step, *_ in single] == [step for step, *_ in double]
+    for (step, loss_1, eval_1), (_, loss_2, eval_2) in zip(single, double):
+        # Same global batches; only the order of floating-point sums differs between one and two processes.
+        for a, b in ((loss_1, loss_2), (eval_1, eval_2)):
+            assert (a is None) == (b is None) and (a is None or abs(a - b) < 1e-4), (step, a, b)
