@@ -14,7 +14,7 @@ setup(
     python_requires=">=3.10",
     packages=["hf_transformer101", "hf_transformer101.convert", "hf_transformer101.modeling"],
     package_dir={"hf_transformer101.modeling": "modeling"},
-    package_data={"hf_transformer101": ["py.typed"]},
+    package_data={"hf_transformer101": ["py.typed", "model_cards/*.md"]},
     install_requires=[
         "torch>=2.4",
         # 5.17 is the oldest 5.x the generation code was checked on; 5.24 renamed past_key_values -> cache.

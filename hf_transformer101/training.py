@@ -318,23 +318,3 @@ def parse_recipe_arguments(dataclass_types, preset_dir, argv=None):
         parser.set_defaults(**values)
     *parsed, _namespace = parser.parse_args_into_dataclasses(args=argv)
     return parsed
-
-
-def save_model_folder(model, tokenizer, out_dir, auto_class, extra_json=None):
-    """A Hub-ready folder: config with `auto_map`, modeling code, safetensors weights, tokenizer, generation config
-    and any `extra_json` files ({name: dict}). Written to a temporary folder and renamed when complete."""
-    out_dir = Path(out_dir)
-    temporary = out_dir.with_name(f".tmp-{out_dir.name}")
-    if temporary.exists():
-        shutil.rmtree(temporary)
-    type(model.config).register_for_auto_class()
-    type(model).register_for_auto_class(auto_class)
-    model.save_pretrained(temporary)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(temporary)
-    for name, content in (extra_json or {}).items():
-        (temporary / name).write_text(json.dumps(content, indent=2, default=str))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(temporary, out_dir)
-    return out_dir

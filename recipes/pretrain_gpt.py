@@ -9,7 +9,6 @@ CPython. At the end it prints a sample, and `output_dir/model` loads with `AutoM
 """
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from accelerate import PartialState
 
 from hf_transformer101 import GPT101Config, GPT101ForCausalLM
 from hf_transformer101.data import load_text_corpus
+from hf_transformer101.hub import export, push
+from hf_transformer101.metrics import perplexity
 from hf_transformer101.plotting import plot_loss_curves
 from hf_transformer101.sampling import sample_text
 from hf_transformer101.tokenization import train_bpe_tokenizer, train_char_tokenizer
@@ -25,7 +26,6 @@ from hf_transformer101.training import (
     TrainingArguments101,
     WindowBatches,
     parse_recipe_arguments,
-    save_model_folder,
     train,
 )
 
@@ -110,13 +110,21 @@ def main(argv=None):
                              temperature=data_args.temperature, top_k=data_args.top_k, seed=args.seed)
         print("-" * 30 + " sample " + "-" * 30 + "\n" + sample + "\n" + "-" * 68)
         (output_dir / "samples.txt").write_text(sample)
-    eval_results = {"eval_loss": result["last_eval_loss"], "best_eval_loss": result["best_eval_loss"],
-                    "perplexity": math.exp(min(result["last_eval_loss"], 50)), "step": result["step"],
-                    "corpus": data_args.corpus or "built-in (CPython reference documentation)"}
+    corpus = data_args.corpus or "CPython reference documentation (built in)"
+    eval_results = {  # the format hub.export reads into the model card's model-index
+        "task_type": "text-generation", "dataset_name": Path(corpus).name if data_args.corpus else corpus,
+        "dataset_type": corpus, "dataset_split": f"last {data_args.val_fraction:.0%} (validation)",
+        "metrics": {"loss": result["last_eval_loss"], "perplexity": perplexity(result["last_eval_loss"])},
+        "best_eval_loss": result["best_eval_loss"], "step": result["step"],
+    }
     (output_dir / "eval_results.json").write_text(json.dumps(eval_results, indent=2))
-    save_model_folder(model.float(), tokenizer, output_dir / "model", "AutoModelForCausalLM", extra_json={
-        "training_args.json": {"model": asdict(model_args), "data": asdict(data_args), "training": asdict(args)},
-        "eval_results.json": eval_results})
+    training_args = {"model": asdict(model_args), "data": asdict(data_args), "training": asdict(args)}
+    folder = export(model.float(), tokenizer, output_dir / "model", eval_results=[eval_results],
+                    training_args=training_args, model_name=Path(args.output_dir).name,
+                    repo_id=args.hub_model_id, overwrite=True,
+                    description=f"Trained on {corpus}.")
+    if args.push_to_hub:
+        push(folder, args.hub_model_id)
     plot_loss_curves(output_dir / "metrics.jsonl", output_dir / "loss_curve.png")
     print(f"validation loss {result['last_eval_loss']:.4f} (best {result['best_eval_loss']:.4f}); "
           f"model saved to {output_dir / 'model'}")
