@@ -8,10 +8,18 @@ from transformers import (
     AutoConfig,
     AutoModel,
     AutoModelForCausalLM,
+    AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
 )
 
+from .modeling.configuration_bert101 import BERT101Config
 from .modeling.configuration_gpt101 import GPT101Config
+from .modeling.modeling_bert101 import (
+    BERT101ForMaskedLM,
+    BERT101ForSequenceClassification,
+    BERT101Model,
+    BERT101PreTrainedModel,
+)
 from .modeling.modeling_gpt101 import (
     GPT101ForCausalLM,
     GPT101ForSequenceClassification,
@@ -24,7 +32,17 @@ AutoModel.register(GPT101Config, GPT101Model)
 AutoModelForCausalLM.register(GPT101Config, GPT101ForCausalLM)
 AutoModelForSequenceClassification.register(GPT101Config, GPT101ForSequenceClassification)
 
+AutoConfig.register(BERT101Config.model_type, BERT101Config)
+AutoModel.register(BERT101Config, BERT101Model)
+AutoModelForMaskedLM.register(BERT101Config, BERT101ForMaskedLM)
+AutoModelForSequenceClassification.register(BERT101Config, BERT101ForSequenceClassification)
+
 __all__ = [
+    "BERT101Config",
+    "BERT101ForMaskedLM",
+    "BERT101ForSequenceClassification",
+    "BERT101Model",
+    "BERT101PreTrainedModel",
     "GPT101Config",
     "GPT101ForCausalLM",
     "GPT101ForSequenceClassification",

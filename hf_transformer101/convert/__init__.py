@@ -9,9 +9,9 @@ copies every tensor and checks nothing is missing or left over (`load_state_dict
 partial conversion cannot happen.
 """
 
-from . import gpt2
+from . import bert, gpt2
 
-FAMILIES = (gpt2,)
+FAMILIES = (gpt2, bert)
 
 
 def _pairs():
