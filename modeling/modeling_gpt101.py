@@ -178,6 +178,10 @@ class GPT101ForSequenceClassification(GPT101PreTrainedModel):
     """Classifies a text from the hidden state of its last real token — the only one that has seen the whole
     text under causal attention (as GPT-2's head). Needs `pad_token_id` to find it in padded batches."""
 
+    # The loss is a mean over the batch and ignores Trainer's `num_items_in_batch`: this tells Trainer to scale
+    # it for gradient accumulation itself.
+    accepts_loss_kwargs = False
+
     def __init__(self, config: GPT101Config):
         super().__init__(config)
         self.num_labels = config.num_labels
