@@ -9,6 +9,7 @@ from transformers import (
     AutoModel,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
+    AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
 )
 
@@ -26,6 +27,13 @@ from .modeling.modeling_gpt101 import (
     GPT101Model,
     GPT101PreTrainedModel,
 )
+from .modeling.configuration_seq2seq101 import Seq2Seq101Config
+from .modeling.modeling_seq2seq101 import (
+    Seq2Seq101ForConditionalGeneration,
+    Seq2Seq101Model,
+    Seq2Seq101PreTrainedModel,
+)
+from .translation import translate
 
 AutoConfig.register(GPT101Config.model_type, GPT101Config)
 AutoModel.register(GPT101Config, GPT101Model)
@@ -36,6 +44,10 @@ AutoConfig.register(BERT101Config.model_type, BERT101Config)
 AutoModel.register(BERT101Config, BERT101Model)
 AutoModelForMaskedLM.register(BERT101Config, BERT101ForMaskedLM)
 AutoModelForSequenceClassification.register(BERT101Config, BERT101ForSequenceClassification)
+
+AutoConfig.register(Seq2Seq101Config.model_type, Seq2Seq101Config)
+AutoModel.register(Seq2Seq101Config, Seq2Seq101Model)
+AutoModelForSeq2SeqLM.register(Seq2Seq101Config, Seq2Seq101ForConditionalGeneration)
 
 __all__ = [
     "BERT101Config",
@@ -48,4 +60,9 @@ __all__ = [
     "GPT101ForSequenceClassification",
     "GPT101Model",
     "GPT101PreTrainedModel",
+    "Seq2Seq101Config",
+    "Seq2Seq101ForConditionalGeneration",
+    "Seq2Seq101Model",
+    "Seq2Seq101PreTrainedModel",
+    "translate",
 ]

@@ -9,9 +9,9 @@ copies every tensor and checks nothing is missing or left over (`load_state_dict
 partial conversion cannot happen.
 """
 
-from . import bert, gpt2
+from . import bert, gpt2, marian
 
-FAMILIES = (gpt2, bert)
+FAMILIES = (gpt2, bert, marian)
 
 
 def _pairs():
