@@ -219,10 +219,13 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     accelerator.init_trackers("tensorboard", config={k: v for k, v in dataclasses.asdict(args).items()
                                                       if isinstance(v, (int, float, str, bool))})
 
+    run_start = time.perf_counter()
+
     def record(values):
         accelerator.log(values, step=state["step"])
         if log is not None:
-            log.write({"step": state["step"], **values})
+            # Wall time since this process started training: compares runs at equal time, not equal steps.
+            log.write({"step": state["step"], **values, "elapsed_seconds": time.perf_counter() - run_start})
 
     def run_eval():
         if eval_batches is None:

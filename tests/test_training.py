@@ -33,7 +33,7 @@ def recipe_command(output_dir, *extra):
 
 def losses(output_dir):
     lines = (Path(output_dir) / "metrics.jsonl").read_text().splitlines()
-    return [(r["step"], r.get("loss"), r.get("eval_loss")) for r in map(json.loads, lines)]
+    return [(r["step"], r.get("loss"), r.get("eval_loss")) for r in map(json.loads, lines)]  # not elapsed time
 
 
 def final_weights(output_dir):
