@@ -1,0 +1,117 @@
+"""The lecture's building blocks, each checked against its textbook definition."""
+import math
+
+import pytest
+import torch
+from transformers import DataCollatorForLanguageModeling
+
+from hf_transformer101 import GPT101Config, GPT101ForCausalLM
+from hf_transformer101.modeling.blocks import (
+    Block,
+    MultiHeadAttention,
+    build_attention_mask,
+    eager_attention,
+    sinusoidal_table,
+)
+from hf_transformer101.sampling import sample_text
+from hf_transformer101.tokenization import train_char_tokenizer, train_wordpiece_tokenizer
+
+
+class Config:
+    _attn_implementation = "eager"
+
+
+def test_attention_is_softmax_of_scaled_dot_products_times_values():
+    torch.manual_seed(0)
+    query, key, value = torch.randn(1, 1, 4, 8), torch.randn(1, 1, 6, 8), torch.randn(1, 1, 6, 8)
+    module = torch.nn.Module()
+    module.is_causal = False
+    output, weights = eager_attention(module, query, key, value, None, scaling=1 / math.sqrt(8))
+    expected_weights = torch.softmax(query @ key.transpose(-1, -2) / math.sqrt(8), dim=-1)
+    torch.testing.assert_close(weights, expected_weights)
+    torch.testing.assert_close(output, (expected_weights @ value).transpose(1, 2))
+    torch.testing.assert_close(weights.sum(-1), torch.ones(1, 1, 4))  # each query distributes one unit of attention
+
+
+def test_multi_head_attention_runs_heads_independently_and_concatenates_them():
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(Config(), hidden_size=8, num_heads=2, is_causal=False)
+    x = torch.randn(1, 5, 8)
+    output, weights = attention(x, output_attentions=True)
+    q, k, v = attention.qkv_proj(x).split(8, dim=-1)
+    heads = []
+    for h in range(2):
+        part = slice(4 * h, 4 * h + 4)
+        w = torch.softmax(q[..., part] @ k[..., part].transpose(-1, -2) / 2.0, dim=-1)
+        torch.testing.assert_close(weights[:, h], w)
+        heads.append(w @ v[..., part])
+    torch.testing.assert_close(output, attention.out_proj(torch.cat(heads, dim=-1)))
+
+
+def test_causal_mask_hides_the_future_and_padding():
+    mask = build_attention_mask(torch.tensor([[0, 1, 1, 1]]), 4, 4, is_causal=True, dtype=torch.float32)
+    allowed = mask[0, 0] == 0
+    assert allowed.tolist() == [[False, False, False, False], [False, True, False, False],
+                                [False, True, True, False], [False, True, True, True]]
+    assert build_attention_mask(torch.ones(1, 4), 4, 4, is_causal=True, dtype=torch.float32) is None
+
+
+def test_cross_attention_reads_keys_and_values_from_the_other_sequence():
+    torch.manual_seed(0)
+    cross = MultiHeadAttention(Config(), hidden_size=8, num_heads=2, is_causal=False, is_cross_attention=True)
+    decoder_states, encoder_states = torch.randn(1, 3, 8), torch.randn(1, 7, 8)
+    output, weights = cross(decoder_states, key_value_states=encoder_states, output_attentions=True)
+    assert output.shape == (1, 3, 8) and weights.shape == (1, 2, 3, 7)  # 3 target queries over 7 source keys
+    changed, _ = cross(decoder_states, key_value_states=encoder_states + 1)
+    assert not torch.allclose(output, changed)
+
+
+@pytest.mark.parametrize("pre_norm", [True, False])
+def test_block_is_communication_then_computation_with_residuals(pre_norm):
+    torch.manual_seed(0)
+    block = Block(Config(), hidden_size=8, num_heads=2, intermediate_size=32, activation="gelu",
+                  pre_norm=pre_norm, is_causal=True).eval()
+    x = torch.randn(2, 5, 8)
+    output, _, _ = block(x)
+    if pre_norm:  # GPT-2: x + attn(ln(x)), then + mlp(ln(.))
+        h = x + block.self_attn(block.self_attn_norm(x))[0]
+        expected = h + block.mlp(block.mlp_norm(h))
+    else:  # the paper / BERT: ln(x + attn(x)), then ln(. + mlp(.))
+        h = block.self_attn_norm(x + block.self_attn(x)[0])
+        expected = block.mlp_norm(h + block.mlp(h))
+    torch.testing.assert_close(output, expected)
+
+
+def test_sinusoidal_table_is_the_papers_formula_with_sines_then_cosines():
+    table = sinusoidal_table(50, 16)
+    for pos in (0, 7, 49):
+        for i in range(8):
+            angle = pos / 10000 ** (2 * i / 16)
+            assert table[pos, i].item() == pytest.approx(math.sin(angle), abs=1e-6)
+            assert table[pos, 8 + i].item() == pytest.approx(math.cos(angle), abs=1e-6)
+
+
+def test_sampling_continues_past_the_context_window_by_cropping():
+    tokenizer = train_char_tokenizer(["abcdefgh "])
+    config = GPT101Config(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                          max_position_embeddings=8, bos_token_id=tokenizer.eos_token_id,
+                          eos_token_id=tokenizer.eos_token_id)
+    model = GPT101ForCausalLM(config)
+    text = sample_text(model, tokenizer, "abc", max_new_tokens=30, seed=0)  # 33 tokens through an 8-token window
+    # An untrained model also samples its special tokens, which decoding drops.
+    assert text.startswith("abc") and 20 < len(text) <= 33
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model.generate(tokenizer("abc", return_tensors="pt").input_ids, max_new_tokens=30)
+
+
+def test_bert_masking_objective_masks_15_percent_and_scores_only_those():
+    tokenizer = train_wordpiece_tokenizer(["the cat sat on the mat"] * 20, vocab_size=40)
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=0.15)
+    torch.manual_seed(0)
+    batch = collator([tokenizer("the cat sat on the mat " * 40, truncation=True, max_length=256)] * 8)
+    scored = batch["labels"] != -100
+    assert 0.1 < scored.float().mean() < 0.2
+    original = batch["labels"][scored]
+    replaced_by_mask = (batch["input_ids"][scored] == tokenizer.mask_token_id).float().mean()
+    assert 0.7 < replaced_by_mask < 0.9  # BERT's 80% [MASK] / 10% random / 10% unchanged
+    assert torch.all(original != tokenizer.mask_token_id)
