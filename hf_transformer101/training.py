@@ -35,7 +35,8 @@ CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 class TrainingArguments101:
     """Arguments of the training loop; each recipe adds its own model and data arguments."""
 
-    output_dir: str = field(default="outputs/run", metadata={"help": "Where checkpoints, logs and the model go."})
+    output_dir: str = field(default="outputs/run", metadata={
+        "help": "Where checkpoints, logs and the model go (recipes default to outputs/<recipe name>)."})
     max_steps: int = field(default=1000, metadata={"help": "Optimizer steps to train for."})
     batch_size: int = field(default=32, metadata={
         "help": "Global batch per micro-step, split evenly over the processes (so results do not depend on "
@@ -63,7 +64,7 @@ class TrainingArguments101:
     seed: int = field(default=1337, metadata={"help": "Seeds model init, batches and dropout."})
     compile: bool = field(default=False, metadata={"help": "torch.compile the model (worth it on GPU)."})
     gradient_checkpointing: bool = field(default=False, metadata={
-        "help": "Recompute activations in the backward pass: less memory, ~30% more compute."})
+        "help": "Recompute activations in the backward pass: less memory, about 30 percent more compute."})
     push_to_hub: bool = field(default=False, metadata={"help": "Upload the exported model at the end."})
     hub_model_id: str | None = field(default=None, metadata={"help": "Hub repository id for --push_to_hub."})
 
@@ -308,6 +309,7 @@ def parse_recipe_arguments(dataclass_types, preset_dir, argv=None):
     parser = HfArgumentParser(dataclass_types)
     presets = sorted(p.stem for p in Path(preset_dir).glob("*.yaml"))
     parser.add_argument("--preset", default=None, help=f"Defaults from a preset: one of {presets}, or a file.")
+    parser.set_defaults(output_dir=f"outputs/{Path(preset_dir).name}")  # e.g. outputs/pretrain_gpt
     known, _ = parser.parse_known_args(argv)
     if known.preset:
         path = Path(known.preset) if Path(known.preset).is_file() else Path(preset_dir) / f"{known.preset}.yaml"
