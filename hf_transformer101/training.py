@@ -84,20 +84,25 @@ class WindowBatches:
 
     Random offsets give a fresh view of a small corpus at every step, where fixed blocks repeat the same
     boundaries each epoch. Row r of global batch `index` comes from a generator seeded by (seed, index).
+    Each window holds block_size + 1 tokens: the model reads the first block_size and every one of those
+    positions, the last included, is scored on the token that follows it (`shift_labels`). With `labels` alone
+    (the HF convention, shifted inside the model) the last position would never be trained — and sampling
+    with a full context window reads exactly that position.
     """
 
     def __init__(self, tokens, block_size, batch_size, seed):
-        if tokens.numel() <= block_size:
-            raise ValueError(f"the corpus has {tokens.numel()} tokens, fewer than one block of {block_size}")
+        if tokens.numel() <= block_size + 1:
+            raise ValueError(f"the corpus has {tokens.numel()} tokens, fewer than one block of {block_size} + 1")
         self.tokens, self.block_size, self.batch_size, self.seed = tokens, block_size, batch_size, seed
 
     def __call__(self, index, rank=0, world_size=1):
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + index)
         starts = torch.randint(self.tokens.numel() - self.block_size, (self.batch_size,), generator=generator)
         starts = starts.chunk(world_size)[rank]  # this process's share of the global batch
-        windows = torch.stack([self.tokens[s:s + self.block_size] for s in starts.tolist()])  # (b, T)
-        # Labels equal the inputs: the model shifts them by one internally (HF convention).
-        return {"input_ids": windows, "labels": windows}
+        windows = torch.stack([self.tokens[s:s + self.block_size + 1] for s in starts.tolist()])  # (b, T + 1)
+        inputs = windows[:, :-1].contiguous()  # (b, T)
+        # `labels` switches the loss on; `shift_labels` (already shifted: token t + 1 for position t) wins over it.
+        return {"input_ids": inputs, "labels": inputs, "shift_labels": windows[:, 1:].contiguous()}
 
 
 class DatasetBatches:

@@ -50,6 +50,12 @@ def test_window_batches_are_a_pure_function_of_the_step_and_split_over_processes
         WindowBatches(torch.arange(10), block_size=16, batch_size=2, seed=0)
 
 
+def test_window_batches_score_every_position_including_the_last():
+    batch = WindowBatches(torch.arange(1000), block_size=16, batch_size=4, seed=0)(0)
+    assert batch["input_ids"].shape == batch["shift_labels"].shape == (4, 16)
+    assert torch.equal(batch["shift_labels"], batch["input_ids"] + 1)  # the stream is 0, 1, 2, ...
+
+
 def test_dataset_batches_cover_each_epoch_once():
     rows = [{"x": i} for i in range(10)]
     batches = DatasetBatches(rows, lambda examples: {"x": torch.tensor([e["x"] for e in examples])}, 5, seed=0)
@@ -104,7 +110,7 @@ class ExplodingModel(torch.nn.Module):
         self.weight = torch.nn.Parameter(torch.ones(1))
         self.calls = 0
 
-    def forward(self, input_ids, labels):
+    def forward(self, input_ids, labels, shift_labels=None):
         self.calls += 1
         loss = (self.weight * input_ids.float()).mean()
         return type("Output", (), {"loss": loss * float("nan") if self.calls >= 4 else loss})
