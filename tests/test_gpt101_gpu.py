@@ -1,0 +1,27 @@
+"""CUDA-only paths of GPT101 (marked `gpu`, off by default: `pytest -m gpu` on a machine with a GPU)."""
+import pytest
+import torch
+
+from hf_transformer101 import GPT101Config, GPT101ForCausalLM
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+
+
+def test_padded_lm_head_matches_the_plain_one():
+    """On CUDA, >= 1024 positions and a vocabulary that is not a multiple of 64 take the padded head."""
+    torch.manual_seed(0)
+    config = GPT101Config(vocab_size=1001, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                          max_position_embeddings=512, hidden_dropout_prob=0.0, embedding_dropout_prob=0.0,
+                          attention_probs_dropout_prob=0.0, bos_token_id=None, eos_token_id=None)
+    model = GPT101ForCausalLM(config).cuda()
+    ids = torch.randint(0, 1001, (2, 512), device="cuda")  # 1024 positions
+    hidden = model.model(ids).last_hidden_state
+    padded, plain = model._logits(hidden), model.lm_head(hidden)
+    torch.testing.assert_close(padded, plain, atol=1e-5, rtol=1e-5)
+    assert padded.shape == plain.shape and padded.is_contiguous()
+    padded.square().mean().backward()
+    grad_padded = model.lm_head.weight.grad.clone()
+    model.zero_grad()
+    model.lm_head(model.model(ids).last_hidden_state).square().mean().backward()
+    torch.testing.assert_close(grad_padded, model.lm_head.weight.grad, atol=1e-5, rtol=1e-4)
