@@ -176,3 +176,39 @@ def test_push_without_a_token_says_how_to_get_one(tmp_path, monkeypatch):
         hub.push(folder, "me/gpt101")
     with pytest.raises(FileNotFoundError, match="export"):
         hub.push(tmp_path, "me/gpt101", token="hf_test")
+
+
+def test_seq2seq101_export_translates_and_generates_without_the_package(tmp_path):
+    from hf_transformer101 import Seq2Seq101Config, Seq2Seq101ForConditionalGeneration, translate
+    from hf_transformer101.tokenization import train_sentencepiece_tokenizer
+
+    pairs = ["a man is riding a bike .", "ein mann fährt fahrrad .", "two dogs play in the snow .",
+             "zwei hunde spielen im schnee ."] * 5
+    tokenizer = train_sentencepiece_tokenizer(pairs, vocab_size=290)
+    torch.manual_seed(0)
+    config = Seq2Seq101Config(vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1,
+                              encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
+                              decoder_ffn_dim=64, max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id,
+                              eos_token_id=tokenizer.eos_token_id)
+    model = Seq2Seq101ForConditionalGeneration(config).eval()
+    folder = hub.export(model, tokenizer, tmp_path / "mt", repo_id=str(tmp_path / "mt"))
+    assert set(json.loads((folder / "config.json").read_text())["auto_map"]) == {
+        "AutoConfig", "AutoModel", "AutoModelForSeq2SeqLM"}
+    sources = ["a man is riding a bike .", "two dogs play ."]
+    inputs = tokenizer(sources, return_tensors="pt", padding=True)
+    expected = model.generate(**inputs, num_beams=2, max_new_tokens=8)
+    expected_text = translate(model, tokenizer, sources, num_beams=2, max_new_tokens=8)
+
+    result = run_without_package(f"""
+        import json, torch
+        from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        exec({card_snippet(folder)!r})
+        tokenizer = AutoTokenizer.from_pretrained(FOLDER, trust_remote_code=True)
+        model = AutoModelForSeq2SeqLM.from_pretrained(FOLDER, trust_remote_code=True).eval()
+        inputs = tokenizer({sources!r}, return_tensors="pt", padding=True)
+        generated = model.generate(**inputs, num_beams=2, max_new_tokens=8)
+        print(json.dumps({{"generated": generated.tolist(),
+                          "text": tokenizer.batch_decode(generated, skip_special_tokens=True)}}))
+    """, folder, tmp_path)
+    assert result["generated"] == expected.tolist()
+    assert result["text"] == expected_text
