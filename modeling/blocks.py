@@ -156,7 +156,8 @@ class MultiHeadAttention(nn.Module):
 
 
 # GPT-2's "gelu_new" is the tanh approximation of GELU written out in Python: about ten elementwise kernels
-# forward and as many backward, a quarter of a CPU training step at GPT-2's widths. torch's built-in
+# forward and as many backward, each keeping a (B, T, 4C) tensor for the backward pass: a tenth of a one-thread
+# CPU training step, and why GPT2's step peaks at up to twice our memory (docs/benchmarks.md). torch's built-in
 # `gelu(approximate="tanh")` is the same function in one fused kernel (equal to ~1e-7, float rounding).
 SAME_FUNCTION_FASTER = {"gelu_new": "gelu_pytorch_tanh"}
 
