@@ -66,8 +66,8 @@ class GreedyDecoder:
             raise ValueError(f"GreedyDecoder expects a GPT101ForCausalLM, got {type(model).__name__}")
         max_length = max_length or model.config.max_position_embeddings
         if not 1 < max_length <= model.config.max_position_embeddings:
-            raise ValueError(f"max_length must be in [2, max_position_embeddings={model.config.max_position_embeddings}]"
-                             f"; got {max_length}")
+            raise ValueError(f"max_length must be in [2, max_position_embeddings="
+                             f"{model.config.max_position_embeddings}]; got {max_length}")
         self.model, self.batch_size, self.max_length = model, batch_size, max_length
         parameter = next(model.parameters())
         self.cache = StaticKeyValueCache(model.config, batch_size, max_length, parameter.dtype, parameter.device)

@@ -1,0 +1,52 @@
+"""The benchmarks run on a tiny size and write valid JSON (and their charts). No timing is asserted, ever:
+speed is measured by the scripts in bench/, on purpose-built runs, not by tests on a shared machine."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+# The scripts set torch's thread count (2 by default); keep the test process's, or later tests see another one.
+THREADS = ["--threads", str(torch.get_num_threads())]
+
+
+def load(script):
+    spec = importlib.util.spec_from_file_location(f"bench_{script}", BENCH / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("family", ["gpt", "bert", "seq2seq"])
+def test_run_writes_json_and_chart(family, tmp_path):
+    run = load("run")
+    assert run.main(["--family", family, "--size", "tiny", "--rounds", "1", "--out", str(tmp_path), *THREADS]) == 0
+    report = json.loads((tmp_path / f"bench-{family}-cpu.json").read_text())
+    assert report["errors"] == []
+    # Tied weights are not duplicated (Marian also keeps its sinusoid tables as weights: ours has fewer).
+    assert report["parameters"]["ours"] <= report["parameters"]["hf"]
+    assert report["loss_check"]["ours"] == pytest.approx(report["loss_check"]["hf"], abs=1e-3)
+    for precision in ("fp32", "bf16"):
+        train = report["train"][precision]
+        assert {"median", "min", "max", "samples", "speedup"} <= set(train["ours"])
+        assert train["peak_memory_bytes"]["hf"] >= 0
+        assert report["inference"][precision]["ours"]["unit"] == "tokens/s"
+    if family != "bert":
+        generation = next(iter(report["generation"].values()))
+        assert all(generation["same_tokens_as_hf"].values())
+    assert (tmp_path / f"bench-{family}-cpu.png").stat().st_size > 0
+
+
+def test_attention_sweep_writes_json_and_chart(tmp_path):
+    sweep = load("attention_sweep")
+    assert sweep.main(["--min-length", "16", "--max-length", "32", "--heads", "2", "--head-dim", "8",
+                       "--rounds", "1", "--out", str(tmp_path), *THREADS]) == 0
+    report = json.loads((tmp_path / "attention-sweep-cpu.json").read_text())
+    assert report["lengths"] == [16, 32] and report["errors"] == []
+    for kernel in ("eager", "sdpa"):
+        assert [row["ms"]["median"] > 0 for row in report["results"][kernel]] == [True, True]
+    assert (tmp_path / "attention-sweep-cpu.png").stat().st_size > 0
