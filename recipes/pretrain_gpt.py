@@ -1,6 +1,6 @@
 """Pretrain a GPT101 language model — the lecture's main job.
 
-    python recipes/pretrain_gpt.py                          # char-level GPT on the built-in corpus, CPU, ~4 min
+    python recipes/pretrain_gpt.py                          # char-level GPT on the built-in corpus, CPU
     python recipes/pretrain_gpt.py --preset cpu --corpus ../shared/data/shakespeare/input.txt
     accelerate launch recipes/pretrain_gpt.py --preset gpu --corpus shakespeare.txt   # nanoGPT shakespeare-char
 
@@ -36,7 +36,7 @@ PRESETS = Path(__file__).parent / "configs" / "pretrain_gpt"
 class ModelArguments:
     num_hidden_layers: int = field(default=4, metadata={"help": "Transformer blocks."})
     num_attention_heads: int = field(default=4, metadata={"help": "Heads per attention layer."})
-    hidden_size: int = field(default=192, metadata={"help": "Width of the residual stream."})
+    hidden_size: int = field(default=128, metadata={"help": "Width of the residual stream."})
     block_size: int = field(default=128, metadata={"help": "Context length (max_position_embeddings)."})
     dropout: float = field(default=0.0, metadata={"help": "Dropout everywhere; 0.2 helps on long small-data runs."})
     bias: bool = field(default=False, metadata={"help": "Biases in Linear/LayerNorm (GPT-2 has them)."})
