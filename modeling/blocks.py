@@ -23,6 +23,7 @@ import math
 
 import torch
 from torch import nn
+from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast
@@ -300,3 +301,24 @@ CACHE_FIELD = "cache" if "cache" in {f.name for f in dataclasses.fields(BaseMode
 def embedding_scale(hidden_size, scale_embedding):
     """sqrt(C) when the embedding is shared with the output layer (paper, sec. 3.4), else 1."""
     return math.sqrt(hidden_size) if scale_embedding else 1.0
+
+
+def init_weights(module, std):
+    """The initialisation GPT-2, BERT and Marian share: N(0, std) for every matrix and embedding, zero biases,
+    unit LayerNorm gains, a zero padding row, and the sinusoidal table recomputed (a non-persistent buffer, which
+    `from_pretrained` recreates empty). `transformers.initialization` skips tensors loaded from a checkpoint."""
+    if isinstance(module, nn.Linear):
+        init.normal_(module.weight, mean=0.0, std=std)
+        if module.bias is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, nn.Embedding):
+        init.normal_(module.weight, mean=0.0, std=std)
+        # A slice loses the "already loaded" flag that init.* checks, so check it here.
+        if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
+            init.zeros_(module.weight[module.padding_idx])
+    elif isinstance(module, nn.LayerNorm):
+        init.ones_(module.weight)
+        if module.bias is not None:
+            init.zeros_(module.bias)
+    elif isinstance(module, SinusoidalPositionalEmbedding):
+        init.copy_(module.table, module.reset_table())

@@ -14,11 +14,17 @@ Legend: B batch, T tokens, C hidden size, V vocabulary, L labels.
 import torch
 from torch import nn
 from transformers import PreTrainedModel
-from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import BaseModelOutputWithPooling, MaskedLMOutput, SequenceClassifierOutput
 
-from .blocks import Block, LearnedPositionalEmbedding, build_attention_mask, check_input_ids, check_length
+from .blocks import (
+    Block,
+    LearnedPositionalEmbedding,
+    build_attention_mask,
+    check_input_ids,
+    check_length,
+    init_weights,
+)
 from .configuration_bert101 import BERT101Config
 
 
@@ -34,20 +40,7 @@ class BERT101PreTrainedModel(PreTrainedModel):
 
         The [PAD] embedding row starts at zero (HF's BertEmbeddings does the same through `padding_idx`).
         """
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-            # A slice loses the "already loaded" flag that init.* checks, so check it here.
-            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
-                init.zeros_(module.weight[module.padding_idx])
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            if module.bias is not None:
-                init.zeros_(module.bias)
+        init_weights(module, self.config.initializer_range)
 
 
 class BERT101Pooler(nn.Module):

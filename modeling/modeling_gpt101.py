@@ -13,7 +13,6 @@ import math
 import torch
 from torch import nn
 from transformers import DynamicCache, GenerationMixin, PreTrainedModel
-from transformers import initialization as init
 from transformers.modeling_outputs import (
     BaseModelOutputWithPast,
     CausalLMOutputWithPast,
@@ -27,6 +26,7 @@ from .blocks import (
     build_attention_mask,
     check_input_ids,
     check_length,
+    init_weights,
 )
 from .configuration_gpt101 import GPT101Config
 
@@ -42,18 +42,9 @@ class GPT101PreTrainedModel(PreTrainedModel):
         """GPT-2's init: N(0, 0.02) everywhere, and the projections that write into the residual stream scaled
         by 1/sqrt(2 * layers), so the stream's variance does not grow with depth (GPT-2 paper, sec. 2.3)."""
         std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            if getattr(module, "writes_residual", False):
-                std = std / math.sqrt(2 * self.config.num_hidden_layers)
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            if module.bias is not None:
-                init.zeros_(module.bias)
+        if getattr(module, "writes_residual", False):
+            std = std / math.sqrt(2 * self.config.num_hidden_layers)
+        init_weights(module, std)
 
 
 class GPT101Model(GPT101PreTrainedModel):

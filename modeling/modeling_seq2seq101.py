@@ -18,7 +18,6 @@ V vocabulary.
 import torch
 from torch import nn
 from transformers import DynamicCache, EncoderDecoderCache, GenerationMixin, PreTrainedModel
-from transformers import initialization as init
 from transformers.modeling_outputs import (
     BaseModelOutput,
     BaseModelOutputWithPastAndCrossAttentions,
@@ -34,6 +33,7 @@ from .blocks import (
     check_input_ids,
     check_length,
     embedding_scale,
+    init_weights,
 )
 from .configuration_seq2seq101 import Seq2Seq101Config
 
@@ -66,23 +66,7 @@ class Seq2Seq101PreTrainedModel(PreTrainedModel):
         The sinusoidal tables are not weights: they are non-persistent buffers that `from_pretrained` recreates
         empty, so they are recomputed here.
         """
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)  # for lm_head: Marian's final_logits_bias starts at 0
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-            # The pad vector stays 0 (and gets no gradient, nn.Embedding's padding_idx). Guarded so a loaded
-            # checkpoint's row is never overwritten.
-            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
-                init.zeros_(module.weight[module.padding_idx])
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, SinusoidalPositionalEmbedding):
-            init.copy_(module.table, module.reset_table())
+        init_weights(module, self.config.initializer_range)
 
 
 class Seq2Seq101Encoder(nn.Module):
