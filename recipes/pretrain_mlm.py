@@ -1,6 +1,6 @@
 """Pretrain a BERT101 masked language model — the lecture's encoder-only family.
 
-    python recipes/pretrain_mlm.py                          # a small BERT on the built-in corpus, CPU, ~10 min
+    python recipes/pretrain_mlm.py --preset cpu             # a small BERT on the built-in corpus, CPU, ~5 min
     python recipes/pretrain_mlm.py --preset debug           # seconds (tests)
     accelerate launch recipes/pretrain_mlm.py --preset gpu --corpus path/to/corpus_dir   # a BERT-small
 

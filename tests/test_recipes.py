@@ -56,10 +56,12 @@ def toy_pairs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def translation_run(toy_pairs, tmp_path_factory):
-    """One debug run of train_translation (de -> en, exercising the direction flags), shared by the tests below."""
+    """One debug run of train_translation, shared by the tests below: de -> en (the direction flags) under bf16
+    autocast (the final translations must still be fp32, as the exported weights are)."""
     output_dir = tmp_path_factory.mktemp("translation")
     run_recipe("train_translation", "--preset", "debug", "--data", toy_pairs, "--source_lang", "de",
-               "--target_lang", "en", "--vocab_size", 300, "--output_dir", output_dir, cwd=output_dir)
+               "--target_lang", "en", "--vocab_size", 300, "--mixed_precision", "bf16", "--output_dir", output_dir,
+               cwd=output_dir)
     return output_dir
 
 
@@ -157,6 +159,13 @@ def test_evaluate_translation_recipe_scores_a_model_and_a_hypotheses_file(transl
     assert saved["dataset_split"] == "test" and saved["num_sentences"] == 12
     assert saved["generation"] == {"num_beams": 3, "max_new_tokens": 20, "length_penalty": 0.8, "bf16": False}
     assert saved["bleu_signature"].startswith(SIGNATURE_START)
+
+    # The exported model reproduces the recipe's own test translations (same decoding settings as the preset).
+    recipe.main(["--model", str(translation_run / "model"), "--data", str(toy_pairs), "--source_lang", "de",
+                 "--target_lang", "en", "--num_beams", "2", "--length_penalty", "0.6", "--batch_size", "16",
+                 "--max_samples", "8", "--output_dir", str(tmp_path / "reproduced")])
+    reproduced = (tmp_path / "reproduced" / "hypotheses.txt").read_text(encoding="utf-8")
+    assert reproduced == (translation_run / "eval" / "test" / "hypotheses.txt").read_text(encoding="utf-8")
 
     # Scoring the references against themselves: a perfect 100, and the file's own count is checked.
     references = toy_pairs / "test_2016_flickr.en"
