@@ -301,7 +301,9 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
             last_checkpoint = save_checkpoint()
     progress.close()
     accelerator.end_training()
-    return {"accelerator": accelerator, "model": accelerator.unwrap_model(model), "final_loss": loss_value,
+    # keep_fp32_wrapper=False: the returned model runs in its own dtype, not under the training autocast.
+    model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
+    return {"accelerator": accelerator, "model": model, "final_loss": loss_value,
             **state}
 
 
