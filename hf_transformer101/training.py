@@ -28,6 +28,9 @@ from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
 
+from .hub import export, push
+from .plotting import plot_loss_curves
+
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -330,3 +333,16 @@ def parse_recipe_arguments(dataclass_types, preset_dir, argv=None):
         parser.set_defaults(**values)
     *parsed, _namespace = parser.parse_args_into_dataclasses(args=argv)
     return parsed
+
+
+def publish(model, tokenizer, args, eval_results, arguments, description):
+    """The end every pretraining recipe shares: a Hub-ready `output_dir/model` (its card's model-index read from
+    `eval_results`, `arguments` {name: dataclass} recorded), the upload with --push_to_hub, the loss-curve PNG."""
+    output_dir = Path(args.output_dir)
+    folder = export(model.float(), tokenizer, output_dir / "model", eval_results=eval_results,
+                    training_args={name: dataclasses.asdict(value) for name, value in arguments.items()},
+                    model_name=output_dir.name, repo_id=args.hub_model_id, overwrite=True, description=description)
+    if args.push_to_hub:
+        push(folder, args.hub_model_id)
+    plot_loss_curves(output_dir / "metrics.jsonl", output_dir / "loss_curve.png")
+    return folder

@@ -9,7 +9,7 @@ CPython. At the end it prints a sample, and `output_dir/model` loads with `AutoM
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -17,15 +17,14 @@ from accelerate import PartialState
 
 from hf_transformer101 import GPT101Config, GPT101ForCausalLM
 from hf_transformer101.data import load_text_corpus
-from hf_transformer101.hub import export, push
 from hf_transformer101.metrics import perplexity
-from hf_transformer101.plotting import plot_loss_curves
 from hf_transformer101.sampling import sample_text
 from hf_transformer101.tokenization import train_bpe_tokenizer, train_char_tokenizer
 from hf_transformer101.training import (
     TrainingArguments101,
     WindowBatches,
     parse_recipe_arguments,
+    publish,
     train,
 )
 
@@ -118,14 +117,8 @@ def main(argv=None):
         "best_eval_loss": result["best_eval_loss"], "step": result["step"],
     }
     (output_dir / "eval_results.json").write_text(json.dumps(eval_results, indent=2))
-    training_args = {"model": asdict(model_args), "data": asdict(data_args), "training": asdict(args)}
-    folder = export(model.float(), tokenizer, output_dir / "model", eval_results=[eval_results],
-                    training_args=training_args, model_name=Path(args.output_dir).name,
-                    repo_id=args.hub_model_id, overwrite=True,
-                    description=f"Trained on {corpus}.")
-    if args.push_to_hub:
-        push(folder, args.hub_model_id)
-    plot_loss_curves(output_dir / "metrics.jsonl", output_dir / "loss_curve.png")
+    publish(model, tokenizer, args, [eval_results], {"model": model_args, "data": data_args, "training": args},
+            description=f"Trained on {corpus}.")
     print(f"validation loss {result['last_eval_loss']:.4f} (best {result['best_eval_loss']:.4f}); "
           f"model saved to {output_dir / 'model'}")
     return result

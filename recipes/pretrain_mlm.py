@@ -12,7 +12,7 @@ perplexity; `output_dir/model` loads with `AutoModelForMaskedLM` and `pipeline("
 """
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -22,11 +22,15 @@ from transformers import AutoTokenizer, DataCollatorForLanguageModeling, PreTrai
 
 from hf_transformer101 import BERT101Config, BERT101ForMaskedLM
 from hf_transformer101.data import load_text_corpus, mlm_datasets
-from hf_transformer101.hub import export, push
 from hf_transformer101.metrics import perplexity
-from hf_transformer101.plotting import plot_loss_curves
 from hf_transformer101.tokenization import train_wordpiece_tokenizer
-from hf_transformer101.training import DatasetBatches, TrainingArguments101, parse_recipe_arguments, train
+from hf_transformer101.training import (
+    DatasetBatches,
+    TrainingArguments101,
+    parse_recipe_arguments,
+    publish,
+    train,
+)
 
 PRESETS = Path(__file__).parent / "configs" / "pretrain_mlm"
 
@@ -124,13 +128,8 @@ def main(argv: list[str] | None = None) -> dict:
         "best_eval_loss": result["best_eval_loss"], "step": result["step"],
     }
     (output_dir / "eval_results.json").write_text(json.dumps(eval_results, indent=2))
-    training_args = {"model": asdict(model_args), "data": asdict(data_args), "training": asdict(args)}
-    folder = export(model.float(), tokenizer, output_dir / "model", eval_results=[eval_results],
-                    training_args=training_args, model_name=output_dir.name, repo_id=args.hub_model_id,
-                    overwrite=True, description=f"Pretrained with masked-LM on {corpus_name}.")
-    if args.push_to_hub:
-        push(folder, args.hub_model_id)
-    plot_loss_curves(output_dir / "metrics.jsonl", output_dir / "loss_curve.png")
+    publish(model, tokenizer, args, [eval_results], {"model": model_args, "data": data_args, "training": args},
+            description=f"Pretrained with masked-LM on {corpus_name}.")
     print(f"validation MLM loss {result['last_eval_loss']:.4f} (perplexity {perplexity(result['last_eval_loss']):.1f}, "
           f"best loss {result['best_eval_loss']:.4f}); model saved to {output_dir / 'model'}")
     return result

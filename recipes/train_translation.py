@@ -16,7 +16,7 @@ with beam search and scored with sacreBLEU + chrF: `eval/{split}/bleu.json` (wit
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,10 +26,14 @@ from transformers import AutoTokenizer, DataCollatorForSeq2Seq, PreTrainedTokeni
 
 from hf_transformer101 import Seq2Seq101Config, Seq2Seq101ForConditionalGeneration
 from hf_transformer101.data import load_translation
-from hf_transformer101.hub import export, push
-from hf_transformer101.plotting import plot_loss_curves
 from hf_transformer101.tokenization import train_sentencepiece_tokenizer
-from hf_transformer101.training import DatasetBatches, TrainingArguments101, parse_recipe_arguments, train
+from hf_transformer101.training import (
+    DatasetBatches,
+    TrainingArguments101,
+    parse_recipe_arguments,
+    publish,
+    train,
+)
 from hf_transformer101.translation import evaluate_translation, save_translation_eval
 
 PRESETS = Path(__file__).parent / "configs" / "train_translation"
@@ -206,13 +210,8 @@ def main(argv: list[str] | None = None) -> dict:
               f"[{scores['bleu_signature']}]")
     # The headline number: the test split when there is one.
     (output_dir / "eval_results.json").write_text(json.dumps(records[-1], indent=2))
-    training_args = {"model": asdict(model_args), "data": asdict(data_args), "training": asdict(args)}
-    folder = export(model, tokenizer, output_dir / "model", eval_results=records, training_args=training_args,
-                    model_name=output_dir.name, repo_id=args.hub_model_id, overwrite=True,
-                    description=f"Trained from scratch on {Path(source).name} {src}->{tgt}.")
-    if args.push_to_hub:
-        push(folder, args.hub_model_id)
-    plot_loss_curves(output_dir / "metrics.jsonl", output_dir / "loss_curve.png")
+    publish(model, tokenizer, args, records, {"model": model_args, "data": data_args, "training": args},
+            description=f"Trained from scratch on {Path(source).name} {src}->{tgt}.")
     print(f"validation loss {result['last_eval_loss']:.4f} (best {result['best_eval_loss']:.4f}); "
           f"model saved to {output_dir / 'model'}")
     return result
