@@ -11,7 +11,7 @@ same loss on the same batch). Then, ours and HF alternating round by round (see 
   of a step, and on GPU the MFU of GPT (nanoGPT's estimate: 6N + 12·L·C·T FLOPs per token / the GPU's bf16 peak);
 * inference: tokens/s of a forward pass;
 * generation: GPT greedy decode ms/token at batch 1 and 32 (`generate`, and our static-cache
-  `fast_generate.GreedyDecoder`); Seq2Seq beam-4 sentences/s.
+  `fast_generate.GreedyDecoder`, eager and compiled); Seq2Seq beam-4 sentences/s.
 
 Dropout is 0 everywhere (as in nanoGPT's GPT-2 reproduction), so both sides do the same arithmetic.
 Token counts: GPT and BERT B·T per step; Seq2Seq B·(S + T), source plus target.
@@ -193,9 +193,9 @@ def bench_gpt_decode(models, size, args, device, generator):
         prompt = torch.randint(0, size.vocab, (batch_size, 16), generator=generator).to(device)
         n = size.new_tokens
         kwargs = dict(attention_mask=torch.ones_like(prompt), do_sample=False, max_new_tokens=n, min_new_tokens=n)
-        decoders = {"ours_static": GreedyDecoder(ours, batch_size, prompt.shape[1] + n)}
-        if args.compile or device.type == "cuda":  # compiled CUDA graphs are the GPU target; on CPU only on request
-            decoders["ours_static_compiled"] = GreedyDecoder(ours, batch_size, prompt.shape[1] + n, compile=True)
+        # Compiled: CUDA graphs on GPU, frozen weights + C++ wrapper on CPU (fast_generate.compile_settings).
+        decoders = {"ours_static": GreedyDecoder(ours, batch_size, prompt.shape[1] + n),
+                    "ours_static_compiled": GreedyDecoder(ours, batch_size, prompt.shape[1] + n, compile=True)}
         candidates = {"ours": lambda: ours.generate(prompt, **kwargs), "hf": lambda: hf.generate(prompt, **kwargs)}
         for name, decoder in decoders.items():
             candidates[name] = lambda decoder=decoder: decoder.generate(prompt, n)

@@ -3,9 +3,14 @@
 `generate()` is general (processors, stopping criteria, beams, a cache that grows by concatenation) and pays for
 it in Python on every token; at batch 1 a small model spends most of its time there, not in matmuls. This loop
 does only what greedy decoding needs, and its cache is preallocated: the keys and values of position p live in
-slot p, so every decode step has the same shapes. That is what lets `torch.compile(mode="reduce-overhead")`
-capture the step as one CUDA graph — one launch per token instead of hundreds (GPT-2 124M, batch 1, fp32, on
-an H200: 0.80 ms/token, against 4.9 for our `generate` and 6.8 for GPT2's; see docs/benchmarks.md).
+slot p, so every decode step has the same shapes, which is what lets `torch.compile` take the step whole:
+
+* on GPU, `mode="reduce-overhead"` captures it as one CUDA graph — one launch per token instead of hundreds
+  (GPT-2 124M, batch 1, fp32, H200: 0.80 ms/token, against 4.9 for our `generate` and 6.8 for GPT2's);
+* on CPU, inductor with `freezing` (the weights become constants of the graph, pre-packed for oneDNN's matmuls)
+  and `cpp_wrapper` (C++ instead of Python between the kernels): the bench's 6 x 384 GPT at batch 1, fp32,
+  2 cores, 2.37 ms/token against 3.33 for GPT2's `generate` (see docs/benchmarks.md). Frozen means a snapshot:
+  a decoder built before the weights change keeps decoding with the old ones, so build a new one after training.
 
     decoder = GreedyDecoder(model, batch_size=1, compile=True)       # allocate the cache once
     ids = decoder.generate(input_ids, max_new_tokens=64)               # == model.generate(..., do_sample=False)
@@ -49,6 +54,24 @@ class StaticKeyValueCache:
         return self.keys[layer_idx], self.values[layer_idx]
 
 
+def compile_step(forward, device):
+    """`forward` compiled for decoding on `device` (see the module docstring)."""
+    if device.type == "cuda":
+        return torch.compile(forward, mode="reduce-overhead", fullgraph=True)
+    compiled = torch.compile(forward, fullgraph=True)
+    if device.type != "cpu":
+        return compiled
+
+    def step(input_ids):
+        # Not torch.compile(options=...): dynamo reads `freezing` from the global inductor config while it traces,
+        # before the per-compile options are applied (measured: no speed-up that way). Patched around every call
+        # (a few microseconds), so that a recompilation gets the same settings.
+        with torch._inductor.config.patch(freezing=True, cpp_wrapper=True):
+            return compiled(input_ids)
+
+    return step
+
+
 class GreedyDecoder:
     """Greedy decoding of a GPT101ForCausalLM for batches of `batch_size` prompts, up to `max_length` tokens
     (prompt + new; default: the model's context). The cache is allocated once and reused by every call, so a
@@ -57,8 +80,8 @@ class GreedyDecoder:
     Same tokens as `model.generate(input_ids, do_sample=False, max_new_tokens=N)` for unpadded prompts of equal
     length (no attention_mask), as long as no EOS comes up: `generate` stops there (or, with `min_new_tokens`,
     forbids it), this loop does not look at EOS. Runs in the model's dtype: convert the model (e.g.
-    `.to(torch.bfloat16)`) rather than using autocast. `compile=True` captures the one-token step with
-    `torch.compile(mode="reduce-overhead")`, i.e. CUDA graphs on GPU.
+    `.to(torch.bfloat16)`) rather than using autocast. `compile=True` compiles the one-token step (see the module
+    docstring: CUDA graphs on GPU; frozen weights and a C++ wrapper on CPU, which needs a C++ compiler).
     """
 
     def __init__(self, model, batch_size, max_length=None, *, compile=False):
@@ -72,7 +95,7 @@ class GreedyDecoder:
         parameter = next(model.parameters())
         self.cache = StaticKeyValueCache(model.config, batch_size, max_length, parameter.dtype, parameter.device)
         # The prompt runs eagerly: its length changes from call to call, the one-token step's shapes never do.
-        self.step = torch.compile(self.forward, mode="reduce-overhead", fullgraph=True) if compile else self.forward
+        self.step = compile_step(self.forward, parameter.device) if compile else self.forward
 
     def forward(self, input_ids):
         """Feed input_ids (B, T) at the cache's next positions; return the last position's logits (B, V)."""

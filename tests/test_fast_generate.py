@@ -34,6 +34,17 @@ def test_decoder_reuses_its_cache_across_calls():
         assert torch.equal(decoder.generate(prompt, new_tokens), expected)
 
 
+def test_compiled_decoder_on_cpu_gives_the_same_tokens():
+    """The CPU compile settings (frozen weights, C++ wrapper), compiled once and replayed for a second prompt."""
+    model = tiny_model()
+    decoder = GreedyDecoder(model, batch_size=2, max_length=30, compile=True)
+    generator = torch.Generator().manual_seed(1)
+    for prompt_length, new_tokens in [(6, 20), (4, 9)]:
+        prompt = torch.randint(0, 97, (2, prompt_length), generator=generator)
+        expected = model.generate(prompt, do_sample=False, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+        assert torch.equal(decoder.generate(prompt, new_tokens), expected)
+
+
 def test_bad_inputs_are_refused_with_the_reason():
     model = tiny_model()
     decoder = GreedyDecoder(model, batch_size=1, max_length=12)
