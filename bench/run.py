@@ -9,6 +9,7 @@ same loss on the same batch). Then, ours and HF alternating round by round (see 
 
 * train: tokens/s of a full step (forward + backward + AdamW) in each precision (fp32, bf16 autocast), peak memory
   of a step, and on GPU the MFU of GPT (nanoGPT's estimate: 6N + 12·L·C·T FLOPs per token / the GPU's bf16 peak);
+  BERT also with the MLM head on the masked positions only (`ours_sparse`, config.sparse_prediction);
 * inference: tokens/s of a forward pass;
 * generation: GPT greedy decode ms/token at batch 1 and 32 (`generate`, and our static-cache
   `fast_generate.GreedyDecoder`, eager and compiled); Seq2Seq beam-4 sentences/s.
@@ -122,12 +123,24 @@ def check_same_weights(models, batch):
 
 
 def bench_train(models, batch, tokens, args, device, size, family):
-    """Training step tokens/s per precision, its peak memory, and (GPU, GPT) the MFU."""
+    """Training step tokens/s per precision, its peak memory, and (GPU, GPT) the MFU.
+
+    BERT also runs as `ours_sparse`: the same model with `config.sparse_prediction` (the MLM head on the masked
+    positions only, as `recipes/pretrain_mlm.py` trains), checked to give the same loss first.
+    """
     optimizers = {name: torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True) for name, model in models.items()}
     runners = {name: torch.compile(model) if args.compile else model for name, model in models.items()}
+    candidates = {name: (name, False) for name in models}  # candidate -> (model, sparse_prediction)
+    if family == "bert":
+        candidates["ours_sparse"] = ("ours", True)
+        check_sparse_prediction(models["ours"], batch)
 
-    def step(name, precision):
+    def step(candidate, precision):
+        name, sparse = candidates[candidate]
+
         def run():
+            if family == "bert":
+                models[name].config.sparse_prediction = sparse
             for _ in range(args.steps):
                 with autocast(device, precision):
                     loss = runners[name](**batch).loss
@@ -138,10 +151,10 @@ def bench_train(models, batch, tokens, args, device, size, family):
 
     results = {}
     for precision in args.precisions:
-        seconds = harness.alternate({name: step(name, precision) for name in models}, rounds=args.rounds,
+        seconds = harness.alternate({name: step(name, precision) for name in candidates}, rounds=args.rounds,
                                     warmup=args.warmup, device=device)
         result = harness.compare(seconds, work=tokens * args.steps, unit="tokens/s", higher_is_better=True)
-        memory = {name: harness.peak_memory(step(name, precision), device) for name in models}
+        memory = {name: harness.peak_memory(step(name, precision), device) for name in candidates}
         result["peak_memory_bytes"] = {**memory, "ratio": memory["ours"] / max(memory["hf"], 1)}
         peak = harness.gpu_peak_flops(device)
         if peak and family == "gpt" and precision == "bf16":
@@ -150,7 +163,21 @@ def bench_train(models, batch, tokens, args, device, size, family):
             result["mfu"]["flops_per_token"], result["mfu"]["peak_flops"] = flops, peak
         results[precision] = result
         print(f"  train {precision}: " + summary(result, "tokens/s"), flush=True)
+    if family == "bert":
+        models["ours"].config.sparse_prediction = False
     return results
+
+
+def check_sparse_prediction(model, batch):
+    """The sparse MLM head must give the dense head's loss, or `ours_sparse` would time another computation."""
+    losses = []
+    with torch.no_grad():
+        for sparse in (False, True):
+            model.config.sparse_prediction = sparse
+            losses.append(model(**batch).loss.item())
+    model.config.sparse_prediction = False
+    if abs(losses[0] - losses[1]) > 1e-4 * max(1.0, abs(losses[0])):
+        raise RuntimeError(f"sparse_prediction changed the loss: {losses}")
 
 
 def flops_per_token(model, size):

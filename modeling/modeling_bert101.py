@@ -156,7 +156,11 @@ class BERT101LMHead(nn.Module):
 class BERT101ForMaskedLM(BERT101PreTrainedModel):
     """Masked language modelling: logits (B, T, V) for every position. With `labels` (the original token at the
     masked positions, -100 elsewhere — what `DataCollatorForLanguageModeling` builds) it returns the mean
-    cross-entropy over the labelled positions. No shift: BERT predicts the token in place, not the next one."""
+    cross-entropy over the labelled positions. No shift: BERT predicts the token in place, not the next one.
+
+    `config.sparse_prediction=True` (for training): with labels, the head runs on the labelled positions only and
+    the logits are theirs, (N, V), in row-major order of the (B, T) labels; the loss is the same.
+    """
 
     _tied_weights_keys = {"lm_head.decoder.weight": "model.embed_tokens.weight"}  # {target: source}, v5 style
 
@@ -180,7 +184,11 @@ class BERT101ForMaskedLM(BERT101PreTrainedModel):
                              position_ids=position_ids, inputs_embeds=inputs_embeds,
                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
                              return_dict=True)
-        logits = self.lm_head(outputs.last_hidden_state)  # (B, T, V)
+        hidden_states = outputs.last_hidden_state  # (B, T, C)
+        if labels is not None and self.config.sparse_prediction:
+            labelled = labels != -100  # (B, T)
+            hidden_states, labels = hidden_states[labelled], labels[labelled]  # (N, C), (N,)
+        logits = self.lm_head(hidden_states)  # (B, T, V), or (N, V) with sparse_prediction
         loss = None
         if labels is not None:
             # transformers' ForMaskedLM loss: plain cross-entropy, -100 ignored; honours Trainer's

@@ -338,6 +338,23 @@ def test_labels_minus_100_are_ignored():
     torch.testing.assert_close(model(ids, labels=labels).loss, expected)
 
 
+def test_sparse_prediction_gives_the_same_loss_gradients_and_labelled_logits():
+    dense, sparse = tiny_model(**NO_DROPOUT).train(), tiny_model(**NO_DROPOUT, sparse_prediction=True).train()
+    ids = torch.randint(1, VOCAB, (3, 12), generator=torch.Generator().manual_seed(0))
+    labels = ids.masked_fill(torch.rand(ids.shape, generator=torch.Generator().manual_seed(1)) > 0.3, -100)
+    outputs = {}
+    for name, model in {"dense": dense, "sparse": sparse}.items():
+        outputs[name] = model(ids, labels=labels)
+        outputs[name].loss.backward()
+    labelled = labels != -100
+    assert outputs["sparse"].logits.shape == (int(labelled.sum()), VOCAB)
+    torch.testing.assert_close(outputs["sparse"].logits, outputs["dense"].logits[labelled])
+    torch.testing.assert_close(outputs["sparse"].loss, outputs["dense"].loss)
+    for (name, a), b in zip(dense.named_parameters(), sparse.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
+    assert sparse(ids).logits.shape == (3, 12, VOCAB)  # without labels: every position, as usual
+
+
 def test_resize_token_embeddings_keeps_the_decoder_tied_and_its_bias_sized():
     model = tiny_model()
     model.resize_token_embeddings(VOCAB + 7)
