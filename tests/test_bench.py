@@ -39,6 +39,20 @@ def test_run_writes_json_and_chart(family, tmp_path):
         generation = next(iter(report["generation"].values()))
         assert all(generation["same_tokens_as_hf"].values())
     assert (tmp_path / f"bench-{family}-cpu.png").stat().st_size > 0
+    if family == "bert":
+        assert report["train"]["fp32"]["ours_sparse"]["speedup"] > 0  # the sparse MLM head, checked equal first
+
+
+def test_report_renders_the_json_as_markdown_tables(tmp_path, capsys):
+    run, report = load("run"), load("report")
+    run.main(["--family", "gpt", "--size", "tiny", "--rounds", "1", "--parts", "train,generation",
+              "--out", str(tmp_path), *THREADS])
+    capsys.readouterr()
+    assert report.main([str(tmp_path / "bench-gpt-cpu.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == "| measurement | unit | ours median [min–max] | HF median [min–max] | speedup |"
+    measured = {line.split(" | ")[0].lstrip("| ") for line in lines[4:]}
+    assert {"train fp32", "train fp32 peak memory", "generation batch_1 (ours_static_compiled)"} <= measured
 
 
 def test_attention_sweep_writes_json_and_chart(tmp_path):
