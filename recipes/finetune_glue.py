@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 import transformers
 from transformers import (
     AutoModelForSequenceClassification,
@@ -91,6 +92,12 @@ class GlueArguments:
     reference: bool = field(default=False, metadata={
         "help": "With an HF BERT checkpoint: fine-tune transformers' BertForSequenceClassification itself instead "
                 "of converting it to BERT101 (the comparison run: same weights, seed and arguments)."})
+    reinit_pooler: bool = field(default=False, metadata={
+        "help": "BERT checkpoints: re-initialise the pooler (the dense + tanh over [CLS] that feeds the classifier) "
+                "as a new layer, N(0, initializer_range) and zero bias, before fine-tuning. For checkpoints whose "
+                "pooler was never trained: all-MiniLM-L6-v2's has weights of std 0.009 and a zero bias, so the "
+                "classifier starts from near-zero features (|x| ~ 0.05). Zhang et al. 2021, 'Revisiting "
+                "few-sample BERT fine-tuning', re-initialise it for the small GLUE tasks."})
     ignore_mismatched_sizes: bool = field(default=False, metadata={
         "help": "Re-initialise a checkpoint's classifier whose number of labels differs from the task's."})
     export_dir: str | None = field(default=None, metadata={
@@ -220,12 +227,16 @@ def load_model_and_tokenizer(glue_args, path, model_type):
         "num_labels": len(names), "problem_type": "single_label_classification",
         "id2label": dict(enumerate(names)), "label2id": {name: i for i, name in enumerate(names)}}
     tokenizer = AutoTokenizer.from_pretrained(path)
+    if glue_args.reinit_pooler and model_type not in ("bert", "bert101"):
+        raise ValueError(f"--reinit_pooler re-initialises a BERT pooler; {path} is {model_type!r}, which has none")
     if glue_args.reference and model_type != "bert":
         raise ValueError(f"--reference runs transformers' BertForSequenceClassification and needs an HF BERT "
                          f"checkpoint (model_type 'bert'); {path} is {model_type!r}")
     if model_type == "bert":
         model = BertForSequenceClassification.from_pretrained(
             path, ignore_mismatched_sizes=glue_args.ignore_mismatched_sizes, **labels)
+        if glue_args.reinit_pooler:  # before the conversion: ours and the --reference run start identical
+            reinitialise_pooler(model.bert.pooler.dense, model.config.initializer_range)
         if not glue_args.reference:
             model = convert.from_hf(model)  # same weights, our BERT101ForSequenceClassification
         return model, tokenizer
@@ -240,7 +251,16 @@ def load_model_and_tokenizer(glue_args, path, model_type):
         labels["pad_token_id"] = tokenizer.pad_token_id
     model = AutoModelForSequenceClassification.from_pretrained(
         path, ignore_mismatched_sizes=glue_args.ignore_mismatched_sizes, **labels)
+    if glue_args.reinit_pooler:
+        reinitialise_pooler(model.model.pooler.dense, model.config.initializer_range)
     return model, tokenizer
+
+
+def reinitialise_pooler(dense, std):
+    """A freshly initialised pooler layer, drawn from torch's seeded generator (set_seed runs before loading)."""
+    with torch.no_grad():
+        dense.weight.normal_(mean=0.0, std=std)
+        dense.bias.zero_()
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -220,6 +220,19 @@ def test_hf_bert_folder_is_converted_to_bert101_and_matches_the_reference_run(hf
     assert records[1]["reference"] is True and records[1]["model_class"] == "BertForSequenceClassification"
 
 
+def test_reinit_pooler_gives_ours_and_the_reference_the_same_new_pooler(hf_bert_dir, gpt101_dir, glue, tmp_path):
+    ours = run("rte", hf_bert_dir, glue, tmp_path / "ours", "--do_eval", "--reinit_pooler")
+    theirs = run("rte", hf_bert_dir, glue, tmp_path / "hf", "--do_eval", "--reinit_pooler", "--reference")
+    pretrained = BertForSequenceClassification.from_pretrained(hf_bert_dir).bert.pooler.dense
+    ours_pooler, their_pooler = ours["trainer"].model.model.pooler.dense, theirs["trainer"].model.bert.pooler.dense
+    assert torch.equal(ours_pooler.weight, their_pooler.weight) and torch.equal(ours_pooler.bias, their_pooler.bias)
+    assert not torch.equal(their_pooler.weight, pretrained.weight) and not their_pooler.bias.any()
+    records = [json.loads((tmp_path / run / "eval_results.json").read_text()) for run in ("ours", "hf")]
+    assert records[0]["eval_loss"] == pytest.approx(records[1]["eval_loss"], abs=1e-5)
+    with pytest.raises(ValueError, match="--reinit_pooler re-initialises a BERT pooler"):
+        run("rte", gpt101_dir, glue, tmp_path / "gpt", "--do_eval", "--reinit_pooler")
+
+
 def test_gpt101_checkpoint_classifies_from_its_last_token(gpt101_dir, glue, tmp_path):
     result = run("rte", gpt101_dir, glue, tmp_path, "--max_steps", "4")
     model = AutoModelForSequenceClassification.from_pretrained(tmp_path)
