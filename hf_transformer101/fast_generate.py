@@ -7,10 +7,12 @@ slot p, so every decode step has the same shapes, which is what lets `torch.comp
 
 * on GPU, `mode="reduce-overhead"` captures it as one CUDA graph — one launch per token instead of hundreds
   (GPT-2 124M, batch 1, fp32, H200: 0.80 ms/token, against 4.9 for our `generate` and 6.8 for GPT2's);
-* on CPU, inductor with `freezing` (the weights become constants of the graph, pre-packed for oneDNN's matmuls)
-  and `cpp_wrapper` (C++ instead of Python between the kernels): the bench's 6 x 384 GPT at batch 1, fp32,
-  2 cores, 2.37 ms/token against 3.33 for GPT2's `generate` (see docs/benchmarks.md). Frozen means a snapshot:
-  a decoder built before the weights change keeps decoding with the old ones, so build a new one after training.
+* on CPU, inductor with `freezing` (the weights become constants of the graph, pre-packed), `max_autotune`
+  (inductor's own C++ GEMM kernels, tried against the library ones at compile time: for one row at a time they
+  are much faster) and `cpp_wrapper` (C++ instead of Python between the kernels). The bench's 6 x 384 GPT at
+  batch 1, fp32, 2 cores: ~1.0 ms/token against ~3.5 for GPT2's `generate` (docs/benchmarks.md), after a
+  compilation of about 30 s on the first call. Frozen means a snapshot: a decoder built before the weights
+  change keeps decoding with the old ones, so build a new one after training.
 
     decoder = GreedyDecoder(model, batch_size=1, compile=True)       # allocate the cache once
     ids = decoder.generate(input_ids, max_new_tokens=64)               # == model.generate(..., do_sample=False)
@@ -65,8 +67,11 @@ def compile_step(forward, device):
     def step(input_ids):
         # Not torch.compile(options=...): dynamo reads `freezing` from the global inductor config while it traces,
         # before the per-compile options are applied (measured: no speed-up that way). Patched around every call
-        # (a few microseconds), so that a recompilation gets the same settings.
-        with torch._inductor.config.patch(freezing=True, cpp_wrapper=True):
+        # (a few microseconds), so that a recompilation gets the same settings. The last two keep autotuning's
+        # tables of timings off stderr.
+        with torch._inductor.config.patch(freezing=True, cpp_wrapper=True, max_autotune=True,
+                                          autotune_num_choices_displayed=0,
+                                          max_autotune_report_choices_stats=False):
             return compiled(input_ids)
 
     return step
