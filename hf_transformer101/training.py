@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
 
 from .hub import export, push
+from .metrics import perplexity
 from .plotting import plot_loss_curves
 
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
@@ -333,6 +334,23 @@ def parse_recipe_arguments(dataclass_types, preset_dir, argv=None):
         parser.set_defaults(**values)
     *parsed, _namespace = parser.parse_args_into_dataclasses(args=argv)
     return parsed
+
+
+BUILT_IN_CORPUS = "CPython reference documentation (built in)"  # what data.load_text_corpus(None) reads
+
+
+def write_eval_results(result, output_dir, *, task_type, corpus, split):
+    """A pretraining run's final validation loss as `output_dir/eval_results.json`, in the format `hub.export`
+    reads into the model card's model-index. `corpus` is the recipe's --corpus (None: the built-in one)."""
+    corpus_name = corpus or BUILT_IN_CORPUS
+    eval_results = {
+        "task_type": task_type, "dataset_name": Path(corpus).name if corpus else corpus_name,
+        "dataset_type": corpus_name, "dataset_split": split,
+        "metrics": {"loss": result["last_eval_loss"], "perplexity": perplexity(result["last_eval_loss"])},
+        "best_eval_loss": result["best_eval_loss"], "step": result["step"],
+    }
+    (Path(output_dir) / "eval_results.json").write_text(json.dumps(eval_results, indent=2))
+    return eval_results
 
 
 def publish(model, tokenizer, args, eval_results, arguments, description):

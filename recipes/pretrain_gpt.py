@@ -8,7 +8,6 @@ With no arguments it needs no download: the corpus is the Python reference docum
 CPython. At the end it prints a sample, and `output_dir/model` loads with `AutoModelForCausalLM`.
 """
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from accelerate import PartialState
 
 from hf_transformer101 import GPT101Config, GPT101ForCausalLM
 from hf_transformer101.data import load_text_corpus
-from hf_transformer101.metrics import perplexity
 from hf_transformer101.sampling import sample_text
 from hf_transformer101.tokenization import train_bpe_tokenizer, train_char_tokenizer
 from hf_transformer101.training import (
@@ -26,6 +24,7 @@ from hf_transformer101.training import (
     parse_recipe_arguments,
     publish,
     train,
+    write_eval_results,
 )
 
 PRESETS = Path(__file__).parent / "configs" / "pretrain_gpt"
@@ -109,16 +108,10 @@ def main(argv=None):
                              temperature=data_args.temperature, top_k=data_args.top_k, seed=args.seed)
         print("-" * 30 + " sample " + "-" * 30 + "\n" + sample + "\n" + "-" * 68)
         (output_dir / "samples.txt").write_text(sample)
-    corpus = data_args.corpus or "CPython reference documentation (built in)"
-    eval_results = {  # the format hub.export reads into the model card's model-index
-        "task_type": "text-generation", "dataset_name": Path(corpus).name if data_args.corpus else corpus,
-        "dataset_type": corpus, "dataset_split": f"last {data_args.val_fraction:.0%} (validation)",
-        "metrics": {"loss": result["last_eval_loss"], "perplexity": perplexity(result["last_eval_loss"])},
-        "best_eval_loss": result["best_eval_loss"], "step": result["step"],
-    }
-    (output_dir / "eval_results.json").write_text(json.dumps(eval_results, indent=2))
+    eval_results = write_eval_results(result, output_dir, task_type="text-generation", corpus=data_args.corpus,
+                                      split=f"last {data_args.val_fraction:.0%} (validation)")
     publish(model, tokenizer, args, [eval_results], {"model": model_args, "data": data_args, "training": args},
-            description=f"Trained on {corpus}.")
+            description=f"Trained on {eval_results['dataset_type']}.")
     print(f"validation loss {result['last_eval_loss']:.4f} (best {result['best_eval_loss']:.4f}); "
           f"model saved to {output_dir / 'model'}")
     return result

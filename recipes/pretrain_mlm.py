@@ -11,7 +11,6 @@ into `[CLS] ... [SEP]` blocks, and `DataCollatorForLanguageModeling` masks 15% o
 perplexity; `output_dir/model` loads with `AutoModelForMaskedLM` and `pipeline("fill-mask")`.
 """
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from hf_transformer101.training import (
     parse_recipe_arguments,
     publish,
     train,
+    write_eval_results,
 )
 
 PRESETS = Path(__file__).parent / "configs" / "pretrain_mlm"
@@ -121,19 +121,12 @@ def main(argv: list[str] | None = None) -> dict:
         return result
 
     output_dir = Path(args.output_dir)
-    corpus_name = data_args.corpus or "CPython reference documentation (built in)"
     n_val = n_eval * val_batches.batch_size
-    eval_results = {  # the format hub.export reads into the model card's model-index
-        "task_type": "fill-mask", "dataset_name": Path(corpus_name).name if data_args.corpus else corpus_name,
-        "dataset_type": corpus_name,
-        "dataset_split": f"last {data_args.val_fraction:.0%} (validation, {n_val} examples)",
-        "metrics": {"loss": result["last_eval_loss"], "perplexity": perplexity(result["last_eval_loss"])},
-        "best_eval_loss": result["best_eval_loss"], "step": result["step"],
-    }
-    (output_dir / "eval_results.json").write_text(json.dumps(eval_results, indent=2))
+    eval_results = write_eval_results(result, output_dir, task_type="fill-mask", corpus=data_args.corpus,
+                                      split=f"last {data_args.val_fraction:.0%} (validation, {n_val} examples)")
     model.config.sparse_prediction = False  # the shared model gives logits everywhere, as BertForMaskedLM does
     publish(model, tokenizer, args, [eval_results], {"model": model_args, "data": data_args, "training": args},
-            description=f"Pretrained with masked-LM on {corpus_name}.")
+            description=f"Pretrained with masked-LM on {eval_results['dataset_type']}.")
     print(f"validation MLM loss {result['last_eval_loss']:.4f} (perplexity {perplexity(result['last_eval_loss']):.1f}, "
           f"best loss {result['best_eval_loss']:.4f}); model saved to {output_dir / 'model'}")
     return result
