@@ -113,26 +113,24 @@ TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermed
             max_position_embeddings=64)
 
 
+def tiny_mlm_checkpoint(folder, config_class, model_class, tokenizer):
+    """A pretrained-looking MLM checkpoint with the tokenizer beside it (the classifier head is new at fine-tuning)."""
+    torch.manual_seed(0)
+    config = config_class(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, **TINY)
+    model_class(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def bert101_dir(tmp_path_factory, wordpiece):
-    """A pretrained-looking BERT101 checkpoint: an MLM model (the classifier head is new at fine-tuning)."""
-    folder = tmp_path_factory.mktemp("bert101")
-    torch.manual_seed(0)
-    config = BERT101Config(vocab_size=len(wordpiece), pad_token_id=wordpiece.pad_token_id, **TINY)
-    BERT101ForMaskedLM(config).save_pretrained(folder)
-    wordpiece.save_pretrained(folder)
-    return folder
+    return tiny_mlm_checkpoint(tmp_path_factory.mktemp("bert101"), BERT101Config, BERT101ForMaskedLM, wordpiece)
 
 
 @pytest.fixture(scope="module")
 def hf_bert_dir(tmp_path_factory, wordpiece):
     """An HF BERT checkpoint folder (model_type "bert"), as a downloaded bert-base would be."""
-    folder = tmp_path_factory.mktemp("hf_bert")
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(wordpiece), pad_token_id=wordpiece.pad_token_id, **TINY)
-    BertForMaskedLM(config).save_pretrained(folder)
-    wordpiece.save_pretrained(folder)
-    return folder
+    return tiny_mlm_checkpoint(tmp_path_factory.mktemp("hf_bert"), BertConfig, BertForMaskedLM, wordpiece)
 
 
 @pytest.fixture(scope="module")
