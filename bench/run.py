@@ -220,7 +220,7 @@ def bench_gpt_decode(models, size, args, device, generator):
         prompt = torch.randint(0, size.vocab, (batch_size, 16), generator=generator).to(device)
         n = size.new_tokens
         kwargs = dict(attention_mask=torch.ones_like(prompt), do_sample=False, max_new_tokens=n, min_new_tokens=n)
-        # Compiled: CUDA graphs on GPU, frozen weights + C++ wrapper on CPU (fast_generate.compile_settings).
+        # Compiled: CUDA graphs on GPU; on CPU frozen, autotuned GEMMs and a C++ wrapper (fast_generate.compile_step).
         decoders = {"ours_static": GreedyDecoder(ours, batch_size, prompt.shape[1] + n),
                     "ours_static_compiled": GreedyDecoder(ours, batch_size, prompt.shape[1] + n, compile=True)}
         candidates = {"ours": lambda: ours.generate(prompt, **kwargs), "hf": lambda: hf.generate(prompt, **kwargs)}

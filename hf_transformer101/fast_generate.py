@@ -86,7 +86,8 @@ class GreedyDecoder:
     length (no attention_mask), as long as no EOS comes up: `generate` stops there (or, with `min_new_tokens`,
     forbids it), this loop does not look at EOS. Runs in the model's dtype: convert the model (e.g.
     `.to(torch.bfloat16)`) rather than using autocast. `compile=True` compiles the one-token step (see the module
-    docstring: CUDA graphs on GPU; frozen weights and a C++ wrapper on CPU, which needs a C++ compiler).
+    docstring: CUDA graphs on GPU; frozen weights, autotuned GEMMs and a C++ wrapper on CPU, which needs a C++
+    compiler).
     """
 
     def __init__(self, model, batch_size, max_length=None, *, compile=False):
