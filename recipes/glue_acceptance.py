@@ -26,15 +26,10 @@ from pathlib import Path
 RECIPE = Path(__file__).resolve().parent / "finetune_glue.py"
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "glue"
 
-# Per task on top of --preset cpu (lr 1e-4, batch 32, 3 epochs, warm-up 10%, group_by_length; bf16 set by --bf16).
-# all-MiniLM-L6-v2 was trained for mean-pooled embeddings; its BERT pooler output starts tiny (|x| ~ 0.05), so a
-# new classifier head learns slowly and the small tasks want more optimizer steps: smaller batches (measured in
-# docs/glue.md: batch 32 / lr 1e-4 gave MRPC F1 84.1 and STS-B Spearman 84.1; batch 16 gave 86.3 and 85.4; MRPC
-# batch 8 for 5 epochs reached 87.0 at epoch 3 in bf16, 86.91 in fp32; with a fresh pooler, --reinit_pooler, 87.00
-# and a steadier curve; lr 3e-5 or 8e-5 with it: 86.55, 85.43).
-# STS-B's Spearman still climbs after 3 epochs (fp32: 84.85 after 3, 85.52 after 5).
-# SST-2 is big (67k) and short: 64 tokens, two epochs; batch 16 / lr 5e-5 (fp32: best 90.25, vs 89.45 with a fresh
-# pooler and 89.68-89.79 at batch 32 / lr 1e-4 in bf16 — docs/glue.md).
+# Per task on top of --preset cpu (lr 1e-4, batch 32, 3 epochs, warm-up 10%, group_by_length; bf16 set by --bf16),
+# chosen on dev by the fp32 grid in docs/glue.md. all-MiniLM-L6-v2 was trained for mean-pooled embeddings; its BERT
+# pooler output starts tiny (|x| ~ 0.05), so a new classifier head learns slowly: the small tasks want more
+# optimizer steps (smaller batches, STS-B 5 epochs) and MRPC a fresh pooler. SST-2 is big (67k) and short.
 TASK_ARGS = {
     "mrpc": ["--max_seq_length", "128", "--per_device_train_batch_size", "8", "--learning_rate", "5e-5",
              "--num_train_epochs", "5", "--reinit_pooler", "true"],
@@ -83,8 +78,7 @@ def run_one(task, run, args):
     command = [sys.executable, str(RECIPE), "--preset", "cpu", "--task", task, "--model_name_or_path",
                args.model_name_or_path, "--data_dir", str(args.data_dir), "--output_dir", str(out),
                "--seed", str(args.seed), "--disable_tqdm", "true", "--bf16", str(args.bf16).lower(),
-               *TASK_ARGS[task], *selection_args(task),
-               *RUNS[run], *args.extra]
+               *TASK_ARGS[task], *selection_args(task), *RUNS[run], *args.extra]
     print(f"[{time.strftime('%H:%M:%S')}] {task}/{run}: {shlex.join(command)}", flush=True)
     start = time.time()
     env = dict(os.environ)
@@ -147,9 +141,11 @@ def table(rows):
 
 
 def write_summary(args):
+    """The table of the runs finished so far, to summary.json and summary.md; returns its rows."""
     rows = collect(args)
     (Path(args.output_dir) / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
     (Path(args.output_dir) / "summary.md").write_text(table(rows) + "\n")
+    return rows
 
 
 def main(argv=None):
@@ -176,17 +172,16 @@ def main(argv=None):
                         help="After `--`: more finetune_glue.py arguments for every run (e.g. -- --learning_rate 5e-5).")
     args = parser.parse_args(argv)
     args.extra = [a for a in args.extra if a != "--"]
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
     if not args.report_only:
         with ThreadPoolExecutor(args.jobs) as pool:  # threads only wait on the finetune_glue.py processes
             runs = [pool.submit(run_one, task, run, args) for task in args.tasks for run in args.runs]
             for finished in as_completed(runs):
                 finished.result()
                 write_summary(args)  # after every run, so an interrupted acceptance keeps its table
-    write_summary(args)
-    print(table(collect(args)))
-    failures = [row["task"] for row in collect(args) if row.get("difference") and
+    rows = write_summary(args)
+    print(table(rows))
+    failures = [row["task"] for row in rows if row.get("difference") and
                 abs(row["difference"][row["metric"]]) > TOLERANCE]
     if failures:
         print(f"ours and HF differ by more than {TOLERANCE} points on: {failures}")
