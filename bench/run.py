@@ -19,12 +19,14 @@ Token counts: GPT and BERT B·T per step; Seq2Seq B·(S + T), source plus target
 """
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 import traceback
 from pathlib import Path
 
 import torch
+from torch.nn.attention import SDPBackend
 from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel, MarianConfig, MarianMTModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python bench/run.py` from anywhere finds harness.py
@@ -59,6 +61,8 @@ SIZES = {
                 "gpu": Size(58101, 6, 512, 8, 64, 64, 64, (64,))},
 }
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+SDPA_BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION,
+                 "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}
 
 
 def reference_model(family, size):
@@ -163,9 +167,26 @@ def bench_train(models, batch, tokens, args, device, size, family):
             result["mfu"]["flops_per_token"], result["mfu"]["peak_flops"] = flops, peak
         results[precision] = result
         print(f"  train {precision}: " + summary(result, "tokens/s"), flush=True)
+        if args.profile:
+            for name in models:
+                profile_step(step(name, precision), device, args.out / f"profile-{args.stem}-{name}-{precision}.txt")
     if family == "bert":
         models["ours"].config.sparse_prediction = False
     return results
+
+
+def profile_step(run, device, path):
+    """torch.profiler over `run` (one timed call: args.steps training steps): the 30 costliest operators by their
+    own time on the device (CPU time on CPU), as a text table — where a step's time goes, kernel by kernel."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as profiler:
+        run()
+        harness.synchronize(device)
+    sort_by = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(profiler.key_averages().table(sort_by=sort_by, row_limit=30, max_name_column_width=90) + "\n")
 
 
 def check_sparse_prediction(model, batch):
@@ -286,7 +307,7 @@ def run_family(family, args, device):
         "family": family, "device": device.type, "size": args.size, "compile": args.compile,
         "command": "python " + " ".join(sys.argv), "machine": harness.machine(device),
         "config": dataclasses.asdict(size), "tokens_per_step": tokens, "steps_per_round": args.steps,
-        "rounds": args.rounds, "reference_class": type(hf).__name__,
+        "rounds": args.rounds, "reference_class": type(hf).__name__, "sdpa_backend": args.sdpa_backend,
         "parameters": {name: sum(p.numel() for p in model.parameters()) for name, model in models.items()},
         "attention": {name: model.config._attn_implementation for name, model in models.items()},
         "loss_check": check_same_weights(models, batch), "errors": [],
@@ -370,6 +391,10 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=None, help="steps per timed call (default: 1 CPU, 5 CUDA)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (the CPU machine has 2 cores)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sdpa-backend", choices=["default", *SDPA_BACKENDS], default="default",
+                        help="the attention kernel SDPA prefers, for both models (default: torch's own order)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also write each model's torch.profiler table of one timed training call")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -385,22 +410,34 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     failed = False
-    for family in ["gpt", "bert", "seq2seq"] if args.family == "all" else [args.family]:
-        stem = args.out / f"bench-{family}-{device.type}{'-compile' if args.compile else ''}"
-        try:
-            report = run_family(family, args, device)
-        except Exception as error:  # e.g. the model does not build: record it, go on with the next family
-            traceback.print_exc()
-            report = {"family": family, "device": device.type, "size": args.size,
-                      "errors": [f"{type(error).__name__}: {error}"]}
-        failed |= bool(report["errors"])
-        harness.write_json(stem.with_suffix(".json"), report)
-        if "machine" in report:
-            plot(report, stem.with_suffix(".png"))
-        print(f"wrote {stem}.json", flush=True)
-        if cuda:
-            torch.cuda.empty_cache()
+    with contextlib.ExitStack() as stack:
+        if args.sdpa_backend != "default":  # the chosen kernel first, the others kept as fallbacks
+            preferred = SDPA_BACKENDS[args.sdpa_backend]
+            order = [preferred, *(b for b in SDPA_BACKENDS.values() if b != preferred)]
+            stack.enter_context(torch.nn.attention.sdpa_kernel(order, set_priority=True))
+        for family in ["gpt", "bert", "seq2seq"] if args.family == "all" else [args.family]:
+            failed |= run_and_write(family, args, device)
     return 1 if failed else 0
+
+
+def run_and_write(family, args, device):
+    """One family: run it, write its JSON and chart; True if anything failed."""
+    suffix = ("-compile" if args.compile else "") + ("" if args.sdpa_backend == "default" else f"-{args.sdpa_backend}")
+    args.stem = f"{family}-{device.type}{suffix}"
+    stem = args.out / f"bench-{args.stem}"
+    try:
+        report = run_family(family, args, device)
+    except Exception as error:  # e.g. the model does not build: record it, go on with the next family
+        traceback.print_exc()
+        report = {"family": family, "device": device.type, "size": args.size,
+                  "errors": [f"{type(error).__name__}: {error}"]}
+    harness.write_json(stem.with_suffix(".json"), report)
+    if "machine" in report:
+        plot(report, stem.with_suffix(".png"))
+    print(f"wrote {stem}.json", flush=True)
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return bool(report["errors"])
 
 
 if __name__ == "__main__":

@@ -294,6 +294,24 @@ def check_length(length, max_positions, past_length=0, name="input"):
                          f"max_position_embeddings={max_positions}")
 
 
+def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-100):
+    """Cross-entropy of (..., V) logits against the labels aligned with them (...), `ignore_index` skipped: the
+    mean over the labelled tokens, or with `num_items_in_batch` (Trainer, under gradient accumulation: labelled
+    tokens in the whole accumulated batch) their sum divided by it.
+
+    transformers' losses first copy the logits to fp32 (`logits.float()`), then take the log-softmax. Here the
+    log-softmax reads the logits in their own dtype and computes and writes in fp32: the same numbers (the same
+    kernels in fp32) without the copy. Under bf16 autocast, for GPT-2's 16 x 1024 x 50257 logits, that is 3.3 GB
+    fewer held for the backward pass and about 13 GB less memory traffic per training step.
+    """
+    log_probs = nn.functional.log_softmax(logits.reshape(-1, logits.shape[-1]), dim=-1, dtype=torch.float32)  # (N, V)
+    labels = labels.reshape(-1).to(logits.device)  # (N,)
+    if num_items_in_batch is None:
+        return nn.functional.nll_loss(log_probs, labels, ignore_index=ignore_index)
+    total = nn.functional.nll_loss(log_probs, labels, ignore_index=ignore_index, reduction="sum")
+    return total / torch.as_tensor(num_items_in_batch, device=total.device)
+
+
 # transformers 5.24 renamed every output's `past_key_values` field to `cache`; older 5.x use the old name.
 CACHE_FIELD = "cache" if "cache" in {f.name for f in dataclasses.fields(BaseModelOutputWithPast)} else "past_key_values"
 

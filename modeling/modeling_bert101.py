@@ -24,6 +24,7 @@ from .blocks import (
     check_input_ids,
     check_length,
     init_weights,
+    token_cross_entropy,
 )
 from .configuration_bert101 import BERT101Config
 
@@ -191,9 +192,9 @@ class BERT101ForMaskedLM(BERT101PreTrainedModel):
         logits = self.lm_head(hidden_states)  # (B, T, V), or (N, V) with sparse_prediction
         loss = None
         if labels is not None:
-            # transformers' ForMaskedLM loss: plain cross-entropy, -100 ignored; honours Trainer's
-            # `num_items_in_batch` (passed through **kwargs) under gradient accumulation.
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+            # transformers' ForMaskedLM loss (plain cross-entropy, -100 ignored, Trainer's `num_items_in_batch`
+            # honoured under gradient accumulation), without its fp32 copy of the logits.
+            loss = token_cross_entropy(logits, labels, kwargs.get("num_items_in_batch"))
         output = MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                 attentions=outputs.attentions)
         return output if return_dict else output.to_tuple()

@@ -27,6 +27,7 @@ from .blocks import (
     check_input_ids,
     check_length,
     init_weights,
+    token_cross_entropy,
 )
 from .configuration_gpt101 import GPT101Config
 
@@ -176,7 +177,11 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
         logits = self._logits(hidden_states)  # (B, T, C) -> (B, T, V)
         loss = None
         if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+            # Token t predicts token t + 1: the labels move one to the left (Trainer may pass them shifted).
+            shifted = kwargs.get("shift_labels")
+            if shifted is None:
+                shifted = nn.functional.pad(labels, (0, 1), value=-100)[..., 1:]  # (B, T), the last one ignored
+            loss = token_cross_entropy(logits, shifted, kwargs.get("num_items_in_batch"))
         output = CausalLMOutputWithPast(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions,
                                         **{CACHE_FIELD: getattr(outputs, CACHE_FIELD)})

@@ -34,6 +34,7 @@ from .blocks import (
     check_length,
     embedding_scale,
     init_weights,
+    token_cross_entropy,
 )
 from .configuration_seq2seq101 import Seq2Seq101Config
 
@@ -352,14 +353,7 @@ class Seq2Seq101ForConditionalGeneration(Seq2Seq101PreTrainedModel, GenerationMi
         if labels is not None:
             # Labels are already aligned with the logits (the shift happened on the decoder inputs), so this is
             # plain cross-entropy — not `self.loss_function`, whose causal-LM variant would shift them again.
-            flat_logits = logits.reshape(-1, logits.shape[-1]).float()  # (B*T, V), fp32 for a stable softmax
-            flat_labels = labels.reshape(-1).to(logits.device)  # (B*T,)
-            num_items = kwargs.get("num_items_in_batch")  # Trainer: tokens in the whole accumulated batch
-            if num_items is None:
-                loss = nn.functional.cross_entropy(flat_logits, flat_labels, ignore_index=-100)
-            else:
-                loss = nn.functional.cross_entropy(flat_logits, flat_labels, ignore_index=-100, reduction="sum")
-                loss = loss / torch.as_tensor(num_items, device=loss.device)
+            loss = token_cross_entropy(logits, labels, kwargs.get("num_items_in_batch"))
         output = Seq2SeqLMOutput(
             loss=loss,
             logits=logits,

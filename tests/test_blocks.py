@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 from transformers import DataCollatorForLanguageModeling
+from transformers.loss.loss_utils import ForMaskedLMLoss
 
 from hf_transformer101 import GPT101Config, GPT101ForCausalLM
 from hf_transformer101.modeling.blocks import (
@@ -12,6 +13,7 @@ from hf_transformer101.modeling.blocks import (
     build_attention_mask,
     eager_attention,
     sinusoidal_table,
+    token_cross_entropy,
 )
 from hf_transformer101.sampling import sample_text
 from hf_transformer101.tokenization import train_char_tokenizer, train_wordpiece_tokenizer
@@ -115,3 +117,29 @@ def test_bert_masking_objective_masks_15_percent_and_scores_only_those():
     replaced_by_mask = (batch["input_ids"][scored] == tokenizer.mask_token_id).float().mean()
     assert 0.7 < replaced_by_mask < 0.9  # BERT's 80% [MASK] / 10% random / 10% unchanged
     assert torch.all(original != tokenizer.mask_token_id)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_token_cross_entropy_is_transformers_loss_without_the_fp32_copy(precision):
+    """fp32: bit for bit transformers' loss and gradient. bf16 autocast (the fp32 log-softmax reads bf16 logits
+    instead of their fp32 copy): the same loss and the same bf16 gradient up to one rounding."""
+    torch.manual_seed(0)
+    weight = torch.randn(50, 16, requires_grad=True)  # an output layer whose matmul autocast runs in bf16
+    hidden = torch.randn(2, 7, 16)
+    labels = torch.randint(0, 50, (2, 7)).masked_fill(torch.rand(2, 7) < 0.3, -100)
+    results = []
+    for loss_fn in (lambda logits: ForMaskedLMLoss(logits, labels, vocab_size=50),
+                    lambda logits: token_cross_entropy(logits, labels)):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = loss_fn(hidden @ weight.T)  # (B, T, V)
+        (gradient,) = torch.autograd.grad(loss, weight)
+        results.append((loss, gradient))
+    (hf_loss, hf_gradient), (loss, gradient) = results
+    exact = precision == "fp32"
+    torch.testing.assert_close(loss, hf_loss, rtol=0 if exact else 1e-6, atol=0 if exact else 1e-6)
+    torch.testing.assert_close(gradient, hf_gradient, rtol=0 if exact else 1e-2, atol=0 if exact else 1e-4)
+    # Trainer under gradient accumulation: the sum over this batch's tokens / the tokens of all its batches.
+    with torch.no_grad():
+        logits = hidden @ weight.T
+        summed = token_cross_entropy(logits, labels, num_items_in_batch=2 * int((labels != -100).sum()))
+        torch.testing.assert_close(summed, token_cross_entropy(logits, labels) / 2)
