@@ -20,6 +20,7 @@ standard library, torch and transformers.
 
 import dataclasses
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -303,13 +304,47 @@ def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-1
     log-softmax reads the logits in their own dtype and computes and writes in fp32: the same numbers (the same
     kernels in fp32) without the copy. Under bf16 autocast, for GPT-2's 16 x 1024 x 50257 logits, that is 3.3 GB
     fewer held for the backward pass and about 13 GB less memory traffic per training step.
+
+    When training on a GPU the loss is compiled (`torch.compile`, once per process, some seconds): eager
+    PyTorch runs it as a log-softmax, a gather and their backward passes, each over all B·T·V logits; inductor
+    fuses them into one pass forward and one backward. For GPT-2 124M on an H100 that is ~8 ms of a ~57 ms step.
     """
-    log_probs = nn.functional.log_softmax(logits.reshape(-1, logits.shape[-1]), dim=-1, dtype=torch.float32)  # (N, V)
-    labels = labels.reshape(-1).to(logits.device)  # (N,)
-    if num_items_in_batch is None:
-        return nn.functional.nll_loss(log_probs, labels, ignore_index=ignore_index)
-    total = nn.functional.nll_loss(log_probs, labels, ignore_index=ignore_index, reduction="sum")
-    return total / torch.as_tensor(num_items_in_batch, device=total.device)
+    logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device)  # (N, V), (N,)
+    reduction = "mean" if num_items_in_batch is None else "sum"
+    # Inside a compiled model inductor fuses the loss itself; without a gradient one pass is all there is.
+    compiled = logits.is_cuda and logits.requires_grad and not torch.compiler.is_compiling()
+    loss = (_compiled_cross_entropy if compiled else _cross_entropy)(logits, labels, ignore_index, reduction)
+    if num_items_in_batch is not None:
+        loss = loss / torch.as_tensor(num_items_in_batch, device=loss.device)
+    return loss
+
+
+def _cross_entropy(logits, labels, ignore_index, reduction):
+    log_probs = nn.functional.log_softmax(logits, dim=-1, dtype=torch.float32)  # (N, V), fp32 whatever the logits
+    return nn.functional.nll_loss(log_probs, labels, ignore_index=ignore_index, reduction=reduction)
+
+
+_compiled = None  # torch.compile(_cross_entropy), made on first use; False once its compilation failed
+
+
+def _compiled_cross_entropy(*args):
+    """`_cross_entropy` compiled. If the first compilation fails (no Triton, an unsupported GPU...), the plain
+    function from then on, said once."""
+    global _compiled
+    if _compiled is False:
+        return _cross_entropy(*args)
+    first = _compiled is None
+    if first:
+        # dynamic: the number of rows changes between batches (padding, BERT's sparse head); one compilation.
+        _compiled = torch.compile(_cross_entropy, dynamic=True)
+    try:
+        return _compiled(*args)
+    except Exception as error:
+        if not first:
+            raise
+        warnings.warn(f"compiling the loss failed ({type(error).__name__}: {error}); using the eager one")
+        _compiled = False
+        return _cross_entropy(*args)
 
 
 # transformers 5.24 renamed every output's `past_key_values` field to `cache`; older 5.x use the old name.

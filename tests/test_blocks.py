@@ -143,3 +143,20 @@ def test_token_cross_entropy_is_transformers_loss_without_the_fp32_copy(precisio
         logits = hidden @ weight.T
         summed = token_cross_entropy(logits, labels, num_items_in_batch=2 * int((labels != -100).sum()))
         torch.testing.assert_close(summed, token_cross_entropy(logits, labels) / 2)
+
+
+def test_the_compiled_loss_falls_back_to_the_eager_one_when_compiling_fails(monkeypatch):
+    """GPU training compiles the loss; where that cannot work (no Triton, say) training goes on, with a warning."""
+    from hf_transformer101.modeling import blocks
+
+    def broken(*args):
+        raise RuntimeError("Cannot find a working triton installation")
+
+    monkeypatch.setattr(blocks, "_compiled", None)
+    monkeypatch.setattr(torch, "compile", lambda function, **options: broken)
+    logits, labels = torch.randn(6, 10), torch.randint(0, 10, (6,))
+    with pytest.warns(UserWarning, match="compiling the loss failed.*triton"):
+        loss = blocks._compiled_cross_entropy(logits, labels, -100, "mean")
+    torch.testing.assert_close(loss, torch.nn.functional.cross_entropy(logits, labels), rtol=0, atol=0)
+    assert blocks._compiled is False
+    blocks._compiled_cross_entropy(logits, labels, -100, "mean")  # no second attempt, no second warning
