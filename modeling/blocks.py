@@ -295,10 +295,11 @@ def check_length(length, max_positions, past_length=0, name="input"):
                          f"max_position_embeddings={max_positions}")
 
 
-def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-100):
+def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-100, vocab_size=None):
     """Cross-entropy of (..., V) logits against the labels aligned with them (...), `ignore_index` skipped: the
     mean over the labelled tokens, or with `num_items_in_batch` (Trainer, under gradient accumulation: labelled
-    tokens in the whole accumulated batch) their sum divided by it.
+    tokens in the whole accumulated batch) their sum divided by it. `vocab_size`: only the first that many of
+    the last dimension are logits (a padded output layer's extra columns are ignored).
 
     transformers' losses first copy the logits to fp32 (`logits.float()`), then take the log-softmax. Here the
     log-softmax reads the logits in their own dtype and computes and writes in fp32: the same numbers (the same
@@ -313,13 +314,16 @@ def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-1
     reduction = "mean" if num_items_in_batch is None else "sum"
     # Inside a compiled model inductor fuses the loss itself; without a gradient one pass is all there is.
     compiled = logits.is_cuda and logits.requires_grad and not torch.compiler.is_compiling()
-    loss = (_compiled_cross_entropy if compiled else _cross_entropy)(logits, labels, ignore_index, reduction)
+    vocab_size = vocab_size or logits.shape[-1]
+    loss = (_compiled_cross_entropy if compiled else _cross_entropy)(logits, labels, vocab_size, ignore_index,
+                                                                     reduction)
     if num_items_in_batch is not None:
         loss = loss / torch.as_tensor(num_items_in_batch, device=loss.device)
     return loss
 
 
-def _cross_entropy(logits, labels, ignore_index, reduction):
+def _cross_entropy(logits, labels, vocab_size, ignore_index, reduction):
+    logits = logits[:, :vocab_size]  # (N, V): a view; compiled, the padded columns are never read
     log_probs = nn.functional.log_softmax(logits, dim=-1, dtype=torch.float32)  # (N, V), fp32 whatever the logits
     return nn.functional.nll_loss(log_probs, labels, ignore_index=ignore_index, reduction=reduction)
 
