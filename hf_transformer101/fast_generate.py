@@ -6,7 +6,7 @@ does only what greedy decoding needs, and its cache is preallocated: the keys an
 slot p, so every decode step has the same shapes, which is what lets `torch.compile` take the step whole:
 
 * on GPU, `mode="reduce-overhead"` captures it as one CUDA graph — one launch per token instead of hundreds
-  (GPT-2 124M, batch 1, fp32, H200: 0.80 ms/token, against 4.9 for our `generate` and 6.8 for GPT2's);
+  (GPT-2 124M, batch 1, fp32, H100: 0.85 ms/token, against 6.8 for our `generate` and 8.8 for GPT2's);
 * on CPU, inductor with `freezing` (the weights become constants of the graph, pre-packed), `max_autotune`
   (inductor's own C++ GEMM kernels, tried against the library ones at compile time: for one row at a time they
   are much faster) and `cpp_wrapper` (C++ instead of Python between the kernels). The bench's 6 x 384 GPT at

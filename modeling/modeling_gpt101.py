@@ -145,27 +145,22 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
         self.lm_head = new_embeddings
 
     def _logits(self, hidden_states):
-        """lm_head(hidden_states), (B, T, C) -> (B, T, V), computed fast on GPU whatever the vocabulary size; and
-        what the loss should read: the same tensor, or the padded matmul output (B, T, V + pad) it came from.
+        """lm_head(hidden_states), (B, T, C) -> (B, T, V), computed fast on GPU whatever the vocabulary size.
 
         A row of V = 50257 logits (GPT-2's vocabulary) is not a multiple of 8 elements, so cuBLAS cannot use its
         tensor-core kernels for the head's three matmuls (forward and backward) and falls back to old, slow ones:
         measured on an H200, they took ~40% of a GPT-2 124M training step. nanoGPT pads the vocabulary to 50304;
         here the weight is padded with zero rows for the matmul only and the extra logits are cut off, so the
-        model, its checkpoints and its outputs keep the true vocabulary. The loss reads the padded output
-        directly (it ignores the extra columns): its gradient then goes straight to the matmul, not through
-        the strided copy that cut the logits out (2 ms of an H100 step).
+        model, its checkpoints and its outputs keep the true vocabulary.
         """
         vocab_size = self.lm_head.weight.shape[0]
         padding = -vocab_size % 64
         # Decoding feeds a few positions: there, copying the padded weight would cost more than it saves.
         few_positions = hidden_states.shape[:-1].numel() < 1024
         if not hidden_states.is_cuda or padding == 0 or few_positions or self.lm_head.bias is not None:
-            logits = self.lm_head(hidden_states)
-            return logits, logits
+            return self.lm_head(hidden_states)
         weight = nn.functional.pad(self.lm_head.weight, (0, 0, 0, padding))  # (V + pad, C), zero rows at the end
-        padded = nn.functional.linear(hidden_states, weight)  # (B, T, V + pad)
-        return padded[..., :vocab_size].contiguous(), padded  # (B, T, V), (B, T, V + pad)
+        return nn.functional.linear(hidden_states, weight)[..., :vocab_size].contiguous()  # (B, T, V)
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, cache=None, past_key_values=None,
                 inputs_embeds=None, labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
@@ -179,14 +174,14 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
         hidden_states = outputs.last_hidden_state
         if logits_to_keep:
             hidden_states = hidden_states[:, -logits_to_keep:]
-        logits, scores = self._logits(hidden_states)  # (B, T, C) -> (B, T, V); scores: maybe padded, for the loss
+        logits = self._logits(hidden_states)  # (B, T, C) -> (B, T, V)
         loss = None
         if labels is not None:
             # Token t predicts token t + 1: the labels move one to the left (Trainer may pass them shifted).
             shifted = kwargs.get("shift_labels")
             if shifted is None:
                 shifted = nn.functional.pad(labels, (0, 1), value=-100)[..., 1:]  # (B, T), the last one ignored
-            loss = token_cross_entropy(scores, shifted, kwargs.get("num_items_in_batch"), vocab_size=logits.shape[-1])
+            loss = token_cross_entropy(logits, shifted, kwargs.get("num_items_in_batch"))
         output = CausalLMOutputWithPast(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions,
                                         **{CACHE_FIELD: getattr(outputs, CACHE_FIELD)})

@@ -17,10 +17,9 @@ def test_padded_lm_head_matches_the_plain_one():
     model = GPT101ForCausalLM(config).cuda()
     ids = torch.randint(0, 1001, (2, 512), device="cuda")  # 1024 positions
     hidden = model.model(ids).last_hidden_state
-    (padded, scores), plain = model._logits(hidden), model.lm_head(hidden)
+    padded, plain = model._logits(hidden), model.lm_head(hidden)
     torch.testing.assert_close(padded, plain, atol=1e-5, rtol=1e-5)
     assert padded.shape == plain.shape and padded.is_contiguous()
-    assert scores.shape == (2, 512, 1024)  # what the loss reads: the matmul's output, padded to a multiple of 64
     padded.square().mean().backward()
     grad_padded = model.lm_head.weight.grad.clone()
     model.zero_grad()
@@ -40,7 +39,7 @@ def test_compiled_loss_matches_the_eager_one_in_training():
         inputs = logits.detach().to(dtype).requires_grad_()
         losses, gradients = [], []
         for function in (blocks.token_cross_entropy, blocks._cross_entropy):
-            args = (inputs, labels) if function is blocks.token_cross_entropy else (inputs, labels, 1001, -100, "mean")
+            args = (inputs, labels) if function is blocks.token_cross_entropy else (inputs, labels, -100, "mean")
             loss = function(*args)
             (gradient,) = torch.autograd.grad(loss, inputs)
             losses.append(loss), gradients.append(gradient.float())
@@ -51,8 +50,8 @@ def test_compiled_loss_matches_the_eager_one_in_training():
         torch.testing.assert_close(gradients[0], gradients[1], rtol=rtol, atol=1e-10)
 
 
-def test_loss_from_the_padded_head_equals_the_plain_loss_with_its_gradients():
-    """The loss reads the padded head's output, extra columns ignored: the plain head's loss and gradients."""
+def test_loss_through_the_padded_head_equals_the_plain_loss_with_its_gradients():
+    """Training on CUDA takes the padded head and the compiled loss: the plain head's loss and gradients."""
     torch.manual_seed(0)
     config = GPT101Config(vocab_size=1001, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                           max_position_embeddings=512, hidden_dropout_prob=0.0, embedding_dropout_prob=0.0,
