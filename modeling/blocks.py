@@ -308,8 +308,8 @@ def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-1
     PyTorch runs it as a log-softmax, a gather and their backward passes, each over all B·T·V logits, and keeps
     the fp32 log-probabilities for the backward pass; inductor fuses them into one pass forward and one backward
     and keeps nothing that size. GPT-2 124M on an H100 (docs/benchmarks.md): 3.1 instead of 8.6 ms of a training
-    step, and 8.8 instead of 14.9 GB of peak memory (measured with the log-softmax form compiled; the logsumexp
-    form below, compiled since, reads and writes less).
+    step, and 8.8 instead of 14.9 GB of peak memory. Inside a compiled model the loss takes the form written for
+    the compiler (`_logsumexp_cross_entropy`).
     """
     logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device)  # (N, V), (N,)
     reduction = "mean" if num_items_in_batch is None else "sum"
@@ -349,19 +349,20 @@ def _logsumexp_cross_entropy(logits, labels, ignore_index, reduction):
     return total if reduction == "sum" else total / kept.sum()
 
 
-_compiled = None  # torch.compile(_logsumexp_cross_entropy), made on first use; False once its compilation failed
+_compiled = None  # torch.compile(_cross_entropy), made on first use; False once its compilation failed
 
 
 def _compiled_cross_entropy(*args):
-    """`_logsumexp_cross_entropy` compiled. If the first compilation fails (no Triton, an unsupported GPU...), the
-    eager loss from then on, said once."""
+    """`_cross_entropy` compiled alone (the form measured on GPUs, docs/benchmarks.md; alone, the partitioner keeps
+    no (N, V) tensor of it). If the first compilation fails (no Triton, an unsupported GPU...), the eager loss from
+    then on, said once."""
     global _compiled
     if _compiled is False:
         return _cross_entropy(*args)
     first = _compiled is None
     if first:
         # dynamic: the number of rows changes between batches (padding, BERT's sparse head); one compilation.
-        _compiled = torch.compile(_logsumexp_cross_entropy, dynamic=True)
+        _compiled = torch.compile(_cross_entropy, dynamic=True)
     try:
         return _compiled(*args)
     except Exception as error:
