@@ -8,14 +8,19 @@ pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
 
-def test_padded_lm_head_matches_the_plain_one():
-    """On CUDA, >= 1024 positions and a vocabulary that is not a multiple of 64 take the padded head."""
+def model_and_ids():
+    """A small GPT101 on CUDA with a vocabulary that is not a multiple of 64, and 2 x 512 = 1024 positions: the
+    padded head's case."""
     torch.manual_seed(0)
     config = GPT101Config(vocab_size=1001, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
                           max_position_embeddings=512, hidden_dropout_prob=0.0, embedding_dropout_prob=0.0,
                           attention_probs_dropout_prob=0.0, bos_token_id=None, eos_token_id=None)
-    model = GPT101ForCausalLM(config).cuda()
-    ids = torch.randint(0, 1001, (2, 512), device="cuda")  # 1024 positions
+    return GPT101ForCausalLM(config).cuda(), torch.randint(0, 1001, (2, 512), device="cuda")
+
+
+def test_padded_lm_head_matches_the_plain_one():
+    """On CUDA, >= 1024 positions and a vocabulary that is not a multiple of 64 take the padded head."""
+    model, ids = model_and_ids()
     hidden = model.model(ids).last_hidden_state
     padded, plain = model._logits(hidden), model.lm_head(hidden)
     torch.testing.assert_close(padded, plain, atol=1e-5, rtol=1e-5)
@@ -52,12 +57,7 @@ def test_compiled_loss_matches_the_eager_one_in_training():
 
 def test_loss_through_the_padded_head_equals_the_plain_loss_with_its_gradients():
     """Training on CUDA takes the padded head and the compiled loss: the plain head's loss and gradients."""
-    torch.manual_seed(0)
-    config = GPT101Config(vocab_size=1001, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                          max_position_embeddings=512, hidden_dropout_prob=0.0, embedding_dropout_prob=0.0,
-                          attention_probs_dropout_prob=0.0, bos_token_id=None, eos_token_id=None)
-    model = GPT101ForCausalLM(config).cuda()
-    ids = torch.randint(0, 1001, (2, 512), device="cuda")
+    model, ids = model_and_ids()
     loss = model(ids, labels=ids).loss
     loss.backward()
     gradients = {name: p.grad.clone() for name, p in model.named_parameters()}
