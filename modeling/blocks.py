@@ -338,13 +338,18 @@ def _logsumexp_cross_entropy(logits, labels, ignore_index, reduction):
     partitioner to keep the fp32 (N, V) log-probabilities (tests/test_blocks.py): 3.1 GiB for GPT-2 at 16 x 1024
     tokens, written and read back every step.
     """
+    vocab_size = logits.shape[-1]
+    kept = labels != ignore_index  # (N,)
+    # A gather would fail on a label outside the vocabulary; the masked sum below would count it as 0. Checked on
+    # the device (no wait for the host): an error on the CPU, a device-side assert on a GPU.
+    torch._assert_async((((labels >= 0) & (labels < vocab_size)) | ~kept).all(),
+                        f"labels must be ids in [0, {vocab_size}) or {ignore_index} (ignored)")
     logits = logits.float()  # (N, V)
     logsumexp = torch.logsumexp(logits, dim=-1)  # (N,)
     # x[y] as a masked sum rather than a gather: its backward is then elementwise (no scatter), and fuses
     # with the softmax term into one kernel.
-    is_target = torch.arange(logits.shape[-1], device=logits.device) == labels.unsqueeze(-1)  # (N, V)
+    is_target = torch.arange(vocab_size, device=logits.device) == labels.unsqueeze(-1)  # (N, V)
     target = torch.where(is_target, logits, 0.0).sum(dim=-1)  # (N,)
-    kept = labels != ignore_index  # (N,)
     total = (logsumexp - target).masked_fill(~kept, 0.0).sum()
     return total if reduction == "sum" else total / kept.sum()
 

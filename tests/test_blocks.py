@@ -181,6 +181,8 @@ def test_the_loss_written_for_the_compiler_equals_the_eager_one(compiled):
         (loss, gradient), (eager_loss, eager_gradient) = results
         torch.testing.assert_close(loss, eager_loss)
         torch.testing.assert_close(gradient, eager_gradient)
+    with pytest.raises(RuntimeError, match=r"labels must be ids in \[0, 1001\) or -100"):
+        function(logits, torch.cat([labels[:-1], torch.tensor([1001])]), -100, "mean")
 
 
 def test_a_compiled_model_keeps_no_fp32_vocabulary_sized_tensor_for_the_backward_pass():
