@@ -8,7 +8,7 @@
 #                     inference, greedy decode ms/token at batch 1 and 32 (generate, ours vs GPT2; our static-cache
 #                     loop, eager and CUDA-graphed); profiles of one training call of each model;
 #   gpt-compile       the same training with torch.compile (both models compiled), profiled;
-#   gpt-cudnn, gpt-compile-cudnn   the two trainings again with SDPA preferring cuDNN's attention kernel;
+#   gpt-cudnn, gpt-compile-cudnn   the two trainings again with SDPA on cuDNN's attention kernel;
 #   bert, seq2seq     BERT-base MLM (64 x 128; dense and sparse MLM head) and Marian-base-size translation
 #                     (64 x 64) training, plus Marian beam-4;
 #   attention         the attention sweep, T = 128 ... 4096, SDPA vs eager.

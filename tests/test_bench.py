@@ -55,6 +55,20 @@ def test_report_renders_the_json_as_markdown_tables(tmp_path, capsys):
     assert {"train fp32", "train fp32 peak memory", "generation batch_1 (ours_static_compiled)"} <= measured
 
 
+def test_run_profiles_and_picks_the_attention_kernel(tmp_path):
+    """--profile writes each model's torch.profiler table; --sdpa-backend names the kernel SDPA uses (and the
+    output files), for both models."""
+    run = load("run")
+    assert run.main(["--family", "gpt", "--size", "tiny", "--rounds", "1", "--parts", "train", "--precisions", "fp32",
+                     "--profile", "--sdpa-backend", "math", "--out", str(tmp_path), *THREADS]) == 0
+    report = json.loads((tmp_path / "bench-gpt-cpu-math.json").read_text())
+    assert report["sdpa_backend"] == "math" and report["errors"] == []
+    for name in ("ours", "hf"):
+        table = (tmp_path / f"profile-gpt-cpu-math-{name}-fp32.txt").read_text()
+        assert "aten::mm" in table and "Self CPU" in table
+        assert "_scaled_dot_product_flash_attention" not in table  # the math kernel ran, not the flash one
+
+
 def test_attention_sweep_writes_json_and_chart(tmp_path):
     sweep = load("attention_sweep")
     assert sweep.main(["--min-length", "16", "--max-length", "32", "--heads", "2", "--head-dim", "8",
