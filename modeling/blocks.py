@@ -369,7 +369,10 @@ def _compiled_cross_entropy(*args):
         # dynamic: the number of rows changes between batches (padding, BERT's sparse head); one compilation.
         _compiled = torch.compile(_cross_entropy, dynamic=True)
     try:
-        return _compiled(*args)
+        with warnings.catch_warnings():
+            # Inductor's note that it split the softmax's reduction (seen on an H100): about its kernel, not for users.
+            warnings.filterwarnings("ignore", message="Online softmax is disabled", category=UserWarning)
+            return _compiled(*args)
     except Exception as error:
         if not first:
             raise
