@@ -72,7 +72,7 @@ def dev_curve(out, metric):
 
 def run_one(task, run, args):
     out = Path(args.output_dir) / task / run
-    if args.skip_existing and (out / "eval_results.json").is_file():
+    if args.skip_existing and (out / "run.json").is_file() and (out / "eval_results.json").is_file():
         return
     out.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, str(RECIPE), "--preset", "cpu", "--task", task, "--model_name_or_path",
@@ -88,8 +88,11 @@ def run_one(task, run, args):
         code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     wall = time.time() - start
     threads = f"OMP_NUM_THREADS={args.num_threads} " if args.num_threads else ""
-    (out / "run.json").write_text(json.dumps({"command": threads + shlex.join(command), "wall_s": wall,
-                                              "returncode": code}, indent=2) + "\n")
+    # Written whole, then renamed: the main thread reads it meanwhile for the summary (with --jobs > 1).
+    temporary = out / "run.json.tmp"
+    temporary.write_text(json.dumps({"command": threads + shlex.join(command), "wall_s": wall, "returncode": code},
+                                    indent=2) + "\n")
+    temporary.replace(out / "run.json")
     print(f"[{time.strftime('%H:%M:%S')}] {task}/{run}: exit {code} after {wall / 60:.1f} min", flush=True)
     if code != 0:
         print((out / "run.log").read_text()[-3000:], file=sys.stderr)
@@ -101,10 +104,11 @@ def collect(args):
         row = {"task": task, "metric": HEADLINE[task][0], "target": HEADLINE[task][1]}
         for run in RUNS:
             out = Path(args.output_dir) / task / run
-            if (out / "eval_results.json").is_file():
+            # run.json appears once the run's process has exited: its results are then complete.
+            if (out / "run.json").is_file() and (out / "eval_results.json").is_file():
                 record = json.loads((out / "eval_results.json").read_text())
                 row[run] = {k: 100 * v for k, v in record["metrics"].items()}
-                info = json.loads((out / "run.json").read_text()) if (out / "run.json").is_file() else {}
+                info = json.loads((out / "run.json").read_text())
                 row[f"{run}_wall_s"] = info.get("wall_s")
                 row[f"{run}_train_s"] = record.get("train", {}).get("train_runtime")
                 row[f"{run}_command"] = info.get("command")
