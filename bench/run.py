@@ -305,6 +305,7 @@ def run_family(family, args, device):
     steps = args.steps or (CUDA_STEPS[family] if device.type == "cuda" else 1)
     args = argparse.Namespace(**{**vars(args), "steps": steps})  # this family's own, --family all runs three
     size = SIZES[family][args.size]
+    size = dataclasses.replace(size, batch=args.batch or size.batch, layers=args.layers or size.layers)
     torch.manual_seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
     hf = reference_model(family, size)
@@ -388,6 +389,8 @@ def main(argv=None):
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--size", choices=["tiny", "cpu", "gpu"], default=None,
                         help="model/batch size (default: cpu on CPU, gpu on CUDA)")
+    parser.add_argument("--batch", type=int, default=None, help="batch size instead of the size's own")
+    parser.add_argument("--layers", type=int, default=None, help="layers (per stack) instead of the size's own")
     parser.add_argument("--compile", action="store_true", help="torch.compile both models for training")
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="folder for JSON and PNG")
     parser.add_argument("--parts", default="train,inference,generation", help="comma-separated subset to run")

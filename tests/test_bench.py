@@ -57,12 +57,14 @@ def test_report_renders_the_json_as_markdown_tables(tmp_path, capsys):
 
 def test_run_profiles_and_picks_the_attention_kernel(tmp_path):
     """--profile writes each model's torch.profiler table; --sdpa-backend names the kernel SDPA uses (and the
-    output files), for both models."""
+    output files), for both models; --batch and --layers change the size."""
     run = load("run")
     assert run.main(["--family", "gpt", "--size", "tiny", "--rounds", "1", "--parts", "train", "--precisions", "fp32",
-                     "--profile", "--sdpa-backend", "math", "--out", str(tmp_path), *THREADS]) == 0
+                     "--profile", "--sdpa-backend", "math", "--batch", "1", "--layers", "1", "--out", str(tmp_path),
+                     *THREADS]) == 0
     report = json.loads((tmp_path / "bench-gpt-cpu-math.json").read_text())
     assert report["sdpa_backend"] == "math" and report["errors"] == []
+    assert (report["config"]["batch"], report["config"]["layers"]) == (1, 1)  # --batch and --layers
     for name in ("ours", "hf"):
         table = (tmp_path / f"profile-gpt-cpu-math-{name}-fp32.txt").read_text()
         assert "aten::mm" in table and "Self CPU" in table

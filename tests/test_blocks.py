@@ -211,3 +211,21 @@ def test_a_compiled_model_keeps_no_fp32_vocabulary_sized_tensor_for_the_backward
         model(ids, labels=ids).loss.backward()
     vocabulary_sized = [(tuple(t.shape), t.dtype) for t in kept if t.dim() and t.shape[-1] == 1000]
     assert vocabulary_sized and all(dtype == torch.bfloat16 for _, dtype in vocabulary_sized), vocabulary_sized
+
+
+def test_a_compiled_model_feeds_the_loss_gradient_to_its_logits():
+    """Compiled with labels, the loss is a graph of its own that takes the model's logits: their gradient is the
+    loss's. In one graph with the model, the logits output would get none, and AOTAutograd would hand the model's
+    backward a zero tensor of their size instead (a (B, T, V) buffer more at the peak; modeling/blocks.py)."""
+    config = GPT101Config(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                          max_position_embeddings=64, hidden_dropout_prob=0.0, embedding_dropout_prob=0.0,
+                          attention_probs_dropout_prob=0.0, bos_token_id=None, eos_token_id=None)
+    model = GPT101ForCausalLM(config)
+    ids = torch.randint(0, 100, (2, 16))
+    output = torch.compile(model, backend="aot_eager")(ids, labels=ids)
+    gradients = []
+    output.logits.register_hook(gradients.append)
+    output.loss.backward()
+    assert len(gradients) == 1 and gradients[0].abs().sum() > 0
+    eager_gradient = torch.autograd.grad(model(ids, labels=ids).loss, model.lm_head.weight)[0]
+    torch.testing.assert_close(model.lm_head.weight.grad, eager_gradient)
