@@ -169,7 +169,8 @@ def bench_train(models, batch, tokens, args, device, size, family):
         print(f"  train {precision}: " + summary(result, "tokens/s"), flush=True)
         if args.profile:
             for name in models:
-                profile_step(step(name, precision), device, args.out / f"profile-{args.stem}-{name}-{precision}.txt")
+                path = args.out / f"profile-{run_name(family, device, args)}-{name}-{precision}.txt"
+                profile_step(step(name, precision), device, path)
     if family == "bert":
         models["ours"].config.sparse_prediction = False
     return results
@@ -430,11 +431,15 @@ def main(argv=None):
     return 1 if failed else 0
 
 
+def run_name(family, device, args):
+    """What names this run's files: family, device and the settings that change the measurement."""
+    suffix = ("-compile" if args.compile else "") + ("" if args.sdpa_backend == "default" else f"-{args.sdpa_backend}")
+    return f"{family}-{device.type}{suffix}"
+
+
 def run_and_write(family, args, device):
     """One family: run it, write its JSON and chart; True if anything failed."""
-    suffix = ("-compile" if args.compile else "") + ("" if args.sdpa_backend == "default" else f"-{args.sdpa_backend}")
-    args.stem = f"{family}-{device.type}{suffix}"
-    stem = args.out / f"bench-{args.stem}"
+    stem = args.out / f"bench-{run_name(family, device, args)}"
     try:
         report = run_family(family, args, device)
     except Exception as error:  # e.g. the model does not build: record it, go on with the next family
