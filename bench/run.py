@@ -9,7 +9,9 @@ same loss on the same batch). Then, ours and HF alternating round by round (see 
 
 * train: tokens/s of a full step (forward + backward + AdamW) in each precision (fp32, bf16 autocast), peak memory
   of a step, and on GPU the MFU of GPT (nanoGPT's estimate: 6N + 12·L·C·T FLOPs per token / the GPU's bf16 peak);
-  BERT also with the MLM head on the masked positions only (`ours_sparse`, config.sparse_prediction);
+  BERT also with the MLM head on the masked positions only (`ours_sparse`, config.sparse_prediction); on a CPU
+  where our fp32 linear layers run on oneDNN (modeling/linear.py), ours also on torch's own fp32 linear
+  (`ours_torch_linear`), which shows what that kernel choice alone is worth;
 * inference: tokens/s of a forward pass;
 * generation: GPT greedy decode ms/token at batch 1 and 32 (`generate`, and our static-cache
   `fast_generate.GreedyDecoder`, eager and compiled); Seq2Seq beam-4 sentences/s.
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python bench/run.py
 import harness  # noqa: E402
 from hf_transformer101 import convert  # noqa: E402
 from hf_transformer101.fast_generate import GreedyDecoder  # noqa: E402
+from hf_transformer101.modeling.linear import onednn_linear_active, use_onednn_linear  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,27 +137,30 @@ def bench_train(models, batch, tokens, args, device, size, family):
     """
     optimizers = {name: torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True) for name, model in models.items()}
     runners = {name: torch.compile(model) if args.compile else model for name, model in models.items()}
-    candidates = {name: (name, False) for name in models}  # candidate -> (model, sparse_prediction)
+    candidates = {name: Variant(name) for name in models}
     if family == "bert":
-        candidates["ours_sparse"] = ("ours", True)
+        candidates["ours_sparse"] = Variant("ours", sparse_prediction=True)
         check_sparse_prediction(models["ours"], batch)
 
     def step(candidate, precision):
-        name, sparse = candidates[candidate]
+        variant = candidates[candidate]
 
         def run():
-            if family == "bert":
-                models[name].config.sparse_prediction = sparse
-            for _ in range(args.steps):
-                with autocast(device, precision):
-                    loss = runners[name](**batch).loss
-                loss.backward()
-                optimizers[name].step()
-                optimizers[name].zero_grad(set_to_none=True)
+            with variant.applied(models[variant.model]):
+                for _ in range(args.steps):
+                    with autocast(device, precision):
+                        loss = runners[variant.model](**batch).loss
+                    loss.backward()
+                    optimizers[variant.model].step()
+                    optimizers[variant.model].zero_grad(set_to_none=True)
         return run
 
     results = {}
     for precision in args.precisions:
+        if precision == "fp32" and device.type == "cpu" and onednn_linear_active() and not args.compile:
+            candidates["ours_torch_linear"] = Variant("ours", torch_linear=True)
+        else:
+            candidates.pop("ours_torch_linear", None)  # the same computation as ours: bf16 autocast, compiled, GPU
         seconds = harness.alternate({name: step(name, precision) for name in candidates}, rounds=args.rounds,
                                     warmup=args.warmup, device=device)
         result = harness.compare(seconds, work=tokens * args.steps, unit="tokens/s", higher_is_better=True)
@@ -171,9 +177,29 @@ def bench_train(models, batch, tokens, args, device, size, family):
             for name in models:
                 path = args.out / f"profile-{run_name(family, device, args)}-{name}-{precision}.txt"
                 profile_step(step(name, precision), device, path)
-    if family == "bert":
-        models["ours"].config.sparse_prediction = False
     return results
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A timed candidate: one of the models, with our model's options set for its runs only."""
+    model: str  # "ours" or "hf"
+    sparse_prediction: bool = False  # BERT's MLM head on the masked positions only
+    torch_linear: bool = False  # fp32 CPU linear layers on torch's own kernel instead of oneDNN (modeling/linear.py)
+
+    @contextlib.contextmanager
+    def applied(self, model):
+        sparse_before = getattr(model.config, "sparse_prediction", None)  # None: not a BERT101
+        if sparse_before is not None:
+            model.config.sparse_prediction = self.sparse_prediction
+        onednn_before = use_onednn_linear(False) if self.torch_linear else None
+        try:
+            yield
+        finally:
+            if self.torch_linear:
+                use_onednn_linear(onednn_before)
+            if sparse_before is not None:
+                model.config.sparse_prediction = sparse_before
 
 
 def profile_step(run, device, path):
@@ -319,6 +345,7 @@ def run_family(family, args, device):
         "rounds": args.rounds, "reference_class": type(hf).__name__, "sdpa_backend": args.sdpa_backend,
         "parameters": {name: sum(p.numel() for p in model.parameters()) for name, model in models.items()},
         "attention": {name: model.config._attn_implementation for name, model in models.items()},
+        "onednn_linear": device.type == "cpu" and onednn_linear_active(),  # ours' fp32 CPU linear layers
         "loss_check": check_same_weights(models, batch), "errors": [],
     }
     print(f"{family} on {device.type} ({args.size}): {report['parameters']['ours']:,} parameters", flush=True)

@@ -30,6 +30,8 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
+from .linear import Linear
+
 
 def eager_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
     """Scaled dot-product attention written out, softmax(q k^T / sqrt(D) + mask) v (Vaswani et al. 2017, eq. 1).
@@ -107,11 +109,11 @@ class MultiHeadAttention(nn.Module):
         self.attention_dropout = attention_dropout
         self.layer_idx = layer_idx
         if is_cross_attention:
-            self.q_proj = nn.Linear(hidden_size, hidden_size, bias=bias)
-            self.kv_proj = nn.Linear(hidden_size, 2 * hidden_size, bias=bias)
+            self.q_proj = Linear(hidden_size, hidden_size, bias=bias)
+            self.kv_proj = Linear(hidden_size, 2 * hidden_size, bias=bias)
         else:
-            self.qkv_proj = nn.Linear(hidden_size, 3 * hidden_size, bias=bias)
-        self.out_proj = nn.Linear(hidden_size, hidden_size, bias=bias)
+            self.qkv_proj = Linear(hidden_size, 3 * hidden_size, bias=bias)
+        self.out_proj = Linear(hidden_size, hidden_size, bias=bias)
 
     def _split_heads(self, projected, parts):
         """(B, L, parts * C) -> `parts` tensors of (B, H, L, D): views, nothing is copied.
@@ -171,10 +173,10 @@ class MLP(nn.Module):
         super().__init__()
         if activation not in ACT2FN:
             raise ValueError(f"unknown activation {activation!r}; expected one of {sorted(ACT2FN)}")
-        self.fc_in = nn.Linear(hidden_size, intermediate_size, bias=bias)
+        self.fc_in = Linear(hidden_size, intermediate_size, bias=bias)
         self.act = ACT2FN[SAME_FUNCTION_FASTER.get(activation, activation)]
         self.dropout = nn.Dropout(activation_dropout)  # Marian's `activation_dropout`; 0 for GPT-2 and BERT
-        self.fc_out = nn.Linear(intermediate_size, hidden_size, bias=bias)
+        self.fc_out = Linear(intermediate_size, hidden_size, bias=bias)
 
     def forward(self, hidden_states):
         return self.fc_out(self.dropout(self.act(self.fc_in(hidden_states))))  # (B, T, C) -> (B, T, C)

@@ -27,6 +27,7 @@ from .blocks import (
     token_cross_entropy,
 )
 from .configuration_bert101 import BERT101Config
+from .linear import Linear
 
 
 class BERT101PreTrainedModel(PreTrainedModel):
@@ -52,7 +53,7 @@ class BERT101Pooler(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = Linear(config.hidden_size, config.hidden_size)
 
     def forward(self, hidden_states):
         return torch.tanh(self.dense(hidden_states[:, 0]))  # (B, T, C) -> first token (B, C)
@@ -144,10 +145,10 @@ class BERT101LMHead(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense = Linear(config.hidden_size, config.hidden_size)
         self.act = ACT2FN[config.hidden_act]
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, bias=True)
+        self.decoder = Linear(config.hidden_size, config.vocab_size, bias=True)
 
     def forward(self, hidden_states):
         hidden_states = self.norm(self.act(self.dense(hidden_states)))  # (B, T, C)
@@ -217,7 +218,7 @@ class BERT101ForSequenceClassification(BERT101PreTrainedModel):
         self.model = BERT101Model(config)
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.classifier = Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,

@@ -30,6 +30,7 @@ from .blocks import (
     token_cross_entropy,
 )
 from .configuration_gpt101 import GPT101Config
+from .linear import Linear
 
 
 class GPT101PreTrainedModel(PreTrainedModel):
@@ -135,7 +136,7 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
     def __init__(self, config: GPT101Config):
         super().__init__(config)
         self.model = GPT101Model(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
 
     def get_output_embeddings(self):
@@ -202,7 +203,7 @@ class GPT101ForSequenceClassification(GPT101PreTrainedModel):
         self.model = GPT101Model(config)
         dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
         self.dropout = nn.Dropout(dropout)
-        self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
+        self.score = Linear(config.hidden_size, config.num_labels, bias=False)
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, cache=None, past_key_values=None,

@@ -37,6 +37,7 @@ from .blocks import (
     token_cross_entropy,
 )
 from .configuration_seq2seq101 import Seq2Seq101Config
+from .linear import Linear
 
 
 def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
@@ -311,7 +312,7 @@ class Seq2Seq101ForConditionalGeneration(Seq2Seq101PreTrainedModel, GenerationMi
         self.model = Seq2Seq101Model(config)
         # The weight is tied to the embedding; the bias is Marian's `final_logits_bias`, kept on the Linear so
         # `resize_token_embeddings` resizes it too.
-        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=True)
+        self.lm_head = Linear(config.d_model, config.vocab_size, bias=True)
         self.post_init()
 
     def get_output_embeddings(self):

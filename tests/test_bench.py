@@ -67,8 +67,8 @@ def test_run_profiles_and_picks_the_attention_kernel(tmp_path):
     assert (report["config"]["batch"], report["config"]["layers"]) == (1, 1)  # --batch and --layers
     for name in ("ours", "hf"):
         table = (tmp_path / f"profile-gpt-cpu-math-{name}-fp32.txt").read_text()
-        assert "aten::mm" in table and "Self CPU" in table
-        assert "_scaled_dot_product_flash_attention" not in table  # the math kernel ran, not the flash one
+        assert "aten::bmm" in table and "Self CPU" in table  # the math kernel ran (batched products),
+        assert "_scaled_dot_product_flash_attention" not in table  # not the flash one
 
 
 def test_attention_sweep_writes_json_and_chart(tmp_path):

@@ -1,0 +1,103 @@
+"""Linear layers whose fp32 CPU matrix products run on oneDNN instead of the BLAS torch picks by default.
+
+On x86 CPUs torch computes fp32 `F.linear` with MKL's sgemm, which on AMD processors runs a code path that
+leaves much of the chip unused: on the project's CPU box (2 cores of an AMD EPYC with AVX-512) MKL reaches
+about 210 GFLOP/s on the training shapes of our models, and oneDNN, which torch also ships (and already uses
+for bf16), 460-500 — the same fp32 arithmetic, in another summation order (largest error against float64
+~1e-6 of the largest value, MKL's ~3e-7). torch exposes oneDNN's fp32 linear only as the forward op
+`mkldnn::_linear_pointwise` that inductor uses for frozen inference graphs, with no autograd; `_OneDNNLinear`
+adds the backward (two more products on oneDNN, which reads the transposed operands in place through their
+strides).
+
+Used where it applies, torch's own path everywhere else: fp32 products big enough to repay oneDNN's call
+overhead, on an x86 CPU with oneDNN built in, outside autocast (whose bf16 products already run on oneDNN),
+in plain eager execution — `torch.compile` and `torch.export` (inductor picks its own GEMMs, and cannot lower
+this op outside frozen graphs), TorchScript tracing and `torch.func` transforms get `F.linear`.
+`HF101_ONEDNN_LINEAR=0` in the environment, or `use_onednn_linear(False)`, turns it off.
+
+This file is copied next to the model files when a model is exported to the Hub, so it may import only the
+standard library, torch and transformers.
+"""
+
+import os
+import platform
+
+import torch
+from torch import nn
+from torch.autograd.function import once_differentiable
+
+_ONEDNN_AVAILABLE = (
+    platform.machine().lower() in ("x86_64", "amd64")
+    and torch.backends.mkldnn.is_available()
+    and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+)
+_enabled = os.environ.get("HF101_ONEDNN_LINEAR", "1") != "0"
+# oneDNN's call costs ~13 us more than torch's: below ~2M multiply-adds (rows x in x out; e.g. 32 x 256 x 256)
+# torch's own linear is as fast or faster (measured on the project's CPU box: 0.2-0.9x at 0.004-1M, 1.1x at 2M).
+_MIN_MULTIPLY_ADDS = 2**21
+
+
+def use_onednn_linear(enabled=True):
+    """Turn the oneDNN fp32 CPU path on or off for every model of the process (e.g. to compare with torch's);
+    returns the previous setting, to restore it."""
+    global _enabled
+    previous, _enabled = _enabled, bool(enabled)
+    return previous
+
+
+def onednn_linear_active():
+    """Whether fp32 CPU linear layers run on oneDNN now: enabled, and available on this machine and torch build."""
+    return _enabled and _ONEDNN_AVAILABLE
+
+
+def _onednn_product(inputs, weight, bias=None):
+    """inputs @ weight.T (+ bias) on oneDNN: (..., I) x (O, I) -> (..., O); any strides, no copies."""
+    return torch.ops.mkldnn._linear_pointwise(inputs, weight, bias, "none", [], "")
+
+
+class _OneDNNLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, inputs, weight, bias):
+        ctx.save_for_backward(inputs, weight)
+        ctx.has_bias = bias is not None
+        return _onednn_product(inputs, weight, bias)  # (..., I) -> (..., O)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        inputs, weight = ctx.saved_tensors
+        grad_rows = grad_output.reshape(-1, weight.shape[0])  # (N, O), N = all leading dims
+        grad_inputs = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_inputs = _onednn_product(grad_output, weight.t())  # (..., O) x (I, O) -> (..., I)
+        if ctx.needs_input_grad[1]:
+            input_rows = inputs.reshape(-1, weight.shape[1])  # (N, I)
+            grad_weight = _onednn_product(grad_rows.t(), input_rows.t())  # (O, N) x (I, N) -> (O, I)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad_rows.sum(0)  # (O,)
+        return grad_inputs, grad_weight, grad_bias
+
+
+def linear(inputs, weight, bias=None):
+    """F.linear, with fp32 CPU products on oneDNN where that path applies (see the module docstring)."""
+    if (
+        _enabled
+        and _ONEDNN_AVAILABLE
+        and inputs.device.type == "cpu"
+        and inputs.dtype == weight.dtype == torch.float32
+        and (bias is None or bias.dtype == torch.float32)
+        and not torch.is_autocast_enabled("cpu")
+        and not torch.compiler.is_compiling()
+        and not torch.jit.is_tracing()
+        and not torch._C._are_functorch_transforms_active()
+        and inputs.numel() * weight.shape[0] >= _MIN_MULTIPLY_ADDS
+    ):
+        return _OneDNNLinear.apply(inputs, weight, bias)
+    return nn.functional.linear(inputs, weight, bias)
+
+
+class Linear(nn.Linear):
+    """nn.Linear (same parameters, same state dict, same `isinstance`) computed by `linear` above."""
+
+    def forward(self, inputs):
+        return linear(inputs, self.weight, self.bias)

@@ -1,0 +1,106 @@
+"""modeling/linear.py: fp32 CPU linear layers on oneDNN — same values and gradients as F.linear, and torch's own
+path wherever this one does not apply (autocast, other dtypes, compile, tracing, torch.func, switched off)."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hf_transformer101 import GPT101Config, GPT101ForCausalLM
+from hf_transformer101.modeling import linear as onednn
+
+pytestmark = pytest.mark.skipif(not onednn.onednn_linear_active(),
+                                reason="oneDNN's fp32 linear needs an x86 CPU and a torch built with oneDNN")
+
+
+@pytest.fixture
+def torch_linear_only():
+    onednn.use_onednn_linear(False)
+    yield
+    onednn.use_onednn_linear(True)
+
+
+def values_and_gradients(function, inputs, weight, bias, grad_output, dtype):
+    leaves = [t.detach().to(dtype).requires_grad_() if t is not None else None for t in (inputs, weight, bias)]
+    output = function(*leaves)
+    if grad_output is None:
+        output.sum().backward()  # an expanded (stride 0) gradient
+    else:
+        output.backward(grad_output.to(dtype))
+    return [output.grad_fn] + [t.double() for t in (output, *(leaf.grad for leaf in leaves if leaf is not None))]
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("expanded_gradient", [False, True], ids=["dense-grad", "expanded-grad"])
+@pytest.mark.parametrize("transposed_input", [False, True], ids=["contiguous", "strided"])
+def test_values_and_gradients_match_float64(bias, expanded_gradient, transposed_input):
+    """Output, input, weight and bias gradients within fp32 rounding of a float64 reference, like F.linear's."""
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randn(4, 64, 96, generator=generator)  # (B, T, I): 4 * 64 * 96 * 128 multiply-adds, over the bar
+    if transposed_input:
+        inputs = inputs.transpose(0, 1).contiguous().transpose(0, 1)  # same values, not contiguous
+    weight = torch.randn(128, 96, generator=generator) / 8  # (O, I)
+    bias_vector = torch.randn(128, generator=generator) if bias else None
+    grad_output = None if expanded_gradient else torch.randn(4, 64, 128, generator=generator)
+    ours = values_and_gradients(onednn.linear, inputs, weight, bias_vector, grad_output, torch.float32)
+    reference = values_and_gradients(F.linear, inputs, weight, bias_vector, grad_output, torch.float64)
+    assert type(ours[0]).__name__ == "_OneDNNLinearBackward"  # the oneDNN path ran
+    for got, expected in zip(ours[1:], reference[1:]):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
+
+
+def test_linear_module_is_an_nn_linear_with_the_same_state_dict():
+    torch.manual_seed(0)
+    layer = onednn.Linear(256, 128)
+    assert isinstance(layer, torch.nn.Linear)
+    assert set(layer.state_dict()) == {"weight", "bias"}
+    inputs = torch.randn(64, 256)
+    output = layer(inputs)
+    assert type(output.grad_fn).__name__ == "_OneDNNLinearBackward"
+    torch.testing.assert_close(output, F.linear(inputs, layer.weight, layer.bias), rtol=1e-5, atol=1e-5)
+
+
+def test_torch_path_where_onednn_does_not_apply(torch_linear_only):
+    weight, inputs = torch.randn(256, 128, requires_grad=True), torch.randn(64, 128)  # 2M multiply-adds
+    assert onednn.linear(inputs, weight).grad_fn.name() == "MmBackward0"  # switched off
+    onednn.use_onednn_linear(True)
+    assert type(onednn.linear(inputs, weight).grad_fn).__name__ == "_OneDNNLinearBackward"  # switched on
+    assert onednn.linear(inputs[:32], weight).grad_fn.name() == "MmBackward0"  # too small to repay the call
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast keeps its bf16 products
+        assert onednn.linear(inputs, weight).dtype == torch.bfloat16
+    assert onednn.linear(inputs.double(), weight.double()).grad_fn.name() == "MmBackward0"  # not fp32
+    constant_weight = weight.detach()
+    traced = torch.jit.trace(lambda x: onednn.linear(x, constant_weight), inputs)  # tracing: F.linear
+    assert "mkldnn" not in str(traced.graph)
+    gradient = torch.func.grad(lambda w: onednn.linear(inputs, w).sum())(weight.detach())  # torch.func transform
+    torch.testing.assert_close(gradient, inputs.sum(0).expand(256, 128))
+
+
+def test_compiled_code_uses_torch_linear():
+    weight, inputs = torch.randn(4, 8), torch.randn(5, 8)
+    compiled = torch.compile(onednn.linear, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(inputs, weight), F.linear(inputs, weight), rtol=1e-6, atol=1e-6)
+
+
+def test_gpt_training_step_is_the_same_with_and_without_onednn():
+    """A whole GPT101 step (loss and every gradient) on oneDNN equals the one on torch's own fp32 linear."""
+    config = GPT101Config(vocab_size=97, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
+                          max_position_embeddings=64, bos_token_id=0, eos_token_id=0)
+    torch.manual_seed(0)
+    model = GPT101ForCausalLM(config).eval()  # no dropout: both steps compute the same function
+    ids = torch.randint(0, 97, (4, 64), generator=torch.Generator().manual_seed(1))  # every product over the bar
+
+    def step():
+        model.zero_grad()
+        loss = model(ids, labels=ids).loss
+        loss.backward()
+        return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+
+    assert type(model(ids).logits.grad_fn).__name__ == "_OneDNNLinearBackward"  # the LM head, for one
+    loss, grads = step()
+    onednn.use_onednn_linear(False)
+    try:
+        reference_loss, reference_grads = step()
+    finally:
+        onednn.use_onednn_linear(True)
+    torch.testing.assert_close(loss, reference_loss, rtol=1e-6, atol=1e-6)
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, reference_grads[name], rtol=1e-5, atol=1e-6, msg=name)
