@@ -72,7 +72,12 @@ class _OneDNNLinear(torch.autograd.Function):
             grad_inputs = _onednn_product(grad_output, weight.t())  # (..., O) x (I, O) -> (..., I)
         if ctx.needs_input_grad[1]:
             input_rows = inputs.reshape(-1, weight.shape[1])  # (N, I)
-            grad_weight = _onednn_product(grad_rows.t(), input_rows.t())  # (O, N) x (I, N) -> (O, I)
+            # oneDNN copies its first operand when it is transposed (the second it reads in place): transpose
+            # the narrower of the two, e.g. (N, 384) rather than (N, 1536) for the MLP's first layer.
+            if input_rows.shape[1] < grad_rows.shape[1]:
+                grad_weight = _onednn_product(input_rows.t(), grad_rows.t()).t()  # (I, N) x (O, N) -> (I, O)ᵀ
+            else:
+                grad_weight = _onednn_product(grad_rows.t(), input_rows.t())  # (O, N) x (I, N) -> (O, I)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad_rows.sum(0)  # (O,)
         return grad_inputs, grad_weight, grad_bias
