@@ -10,10 +10,10 @@ adds the backward (two more products on oneDNN, which reads the transposed opera
 strides).
 
 Used where it applies, torch's own path everywhere else: fp32 products big enough to repay oneDNN's call
-overhead, on an x86 CPU with oneDNN built in, outside autocast (whose bf16 products already run on oneDNN),
-in plain eager execution — `torch.compile` and `torch.export` (inductor picks its own GEMMs, and cannot lower
-this op outside frozen graphs), TorchScript tracing and `torch.func` transforms get `F.linear`.
-`HF101_ONEDNN_LINEAR=0` in the environment, or `use_onednn_linear(False)`, turns it off.
+overhead (the thresholds below), on an x86 CPU with oneDNN built in, outside autocast (whose bf16 products
+already run on oneDNN), in plain eager execution — `torch.compile` and `torch.export` (inductor picks its own
+GEMMs, and cannot lower this op outside frozen graphs), TorchScript tracing and `torch.func` transforms get
+`F.linear`. `HF101_ONEDNN_LINEAR=0` in the environment, or `use_onednn_linear(False)`, turns it off.
 
 This file is copied next to the model files when a model is exported to the Hub, so it may import only the
 standard library, torch and transformers.
@@ -32,9 +32,12 @@ _ONEDNN_AVAILABLE = (
     and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 )
 _enabled = os.environ.get("HF101_ONEDNN_LINEAR", "1") != "0"
-# oneDNN's call costs ~13 us more than torch's: below ~2M multiply-adds (rows x in x out; e.g. 32 x 256 x 256)
-# torch's own linear is as fast or faster (measured on the project's CPU box: 0.2-0.9x at 0.004-1M, 1.1x at 2M).
+# oneDNN's call costs ~13 us more than torch's. It pays for a product of 2M multiply-adds or more (rows x in x
+# out; weights in cache, on the project's CPU box: 32 x 256 x 256 1.1x, 0.2-0.9x below 1M), or for a weight of
+# 128k elements or more, which a product of few rows (decoding) streams from memory (one row: 384 x 384 1.7x,
+# 384 x 1152 2.1x; 128 x 128 0.5x).
 _MIN_MULTIPLY_ADDS = 2**21
+_MIN_WEIGHT_ELEMENTS = 2**17
 
 
 def use_onednn_linear(enabled=True):
@@ -91,11 +94,11 @@ def linear(inputs, weight, bias=None):
         and inputs.device.type == "cpu"
         and inputs.dtype == weight.dtype == torch.float32
         and (bias is None or bias.dtype == torch.float32)
-        and not torch.is_autocast_enabled("cpu")
         and not torch.compiler.is_compiling()
-        and not torch.jit.is_tracing()
+        and not torch.jit.is_tracing()  # (before the size test: a traced numel() is a tensor)
+        and (weight.numel() >= _MIN_WEIGHT_ELEMENTS or inputs.numel() * weight.shape[0] >= _MIN_MULTIPLY_ADDS)
+        and not torch.is_autocast_enabled("cpu")
         and not torch._C._are_functorch_transforms_active()
-        and inputs.numel() * weight.shape[0] >= _MIN_MULTIPLY_ADDS
     ):
         return _OneDNNLinear.apply(inputs, weight, bias)
     return nn.functional.linear(inputs, weight, bias)
