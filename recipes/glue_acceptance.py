@@ -6,10 +6,10 @@ transformers' BertForSequenceClassification on the same weights, seed and argume
     python recipes/glue_acceptance.py --report_only                     # rebuild the table from finished runs
 
 Each (task, run) is one `recipes/finetune_glue.py` process (`--preset cpu` plus the per-task settings below, in fp32
-unless `--bf16`: only in fp32 are ours and HF the same computation, see docs/glue.md); `--jobs` of them at a time;
-its log, eval_results.json and wall time land in `output_dir/TASK/{ours,hf}/`. After every run the comparison
-table is rewritten to `output_dir/summary.md` (and `summary.json`): dev metrics in points, the targets, the
-difference ours - HF, and the wall times. Not a test: about 70 minutes with `--jobs 2 --num_threads 1` on two
+unless `--bf16`: only in fp32, with ours on torch's fp32 linear as HF's (`HF101_ONEDNN_LINEAR=0`), are ours and HF
+the same computation, see docs/glue.md); `--jobs` of them at a time; its log, eval_results.json and wall time land
+in `output_dir/TASK/{ours,hf}/`. After every run the comparison table is rewritten to `output_dir/summary.md` (and
+`summary.json`): dev metrics in points, the targets, the difference ours - HF, and the wall times. Not a test: about 70 minutes with `--jobs 2 --num_threads 1` on two
 idle CPU cores (fp32).
 """
 
@@ -81,16 +81,18 @@ def run_one(task, run, args):
                *TASK_ARGS[task], *selection_args(task), *RUNS[run], *args.extra]
     print(f"[{time.strftime('%H:%M:%S')}] {task}/{run}: {shlex.join(command)}", flush=True)
     start = time.time()
-    env = dict(os.environ)
+    # Ours on torch's own fp32 linear, as HF's model: with its products on oneDNN (modeling/linear.py, faster on
+    # some CPUs) ours would round differently, and the two runs would drift apart as they do under bf16.
+    settings = {"HF101_ONEDNN_LINEAR": "0"}
     if args.num_threads:
-        env["OMP_NUM_THREADS"] = str(args.num_threads)
+        settings["OMP_NUM_THREADS"] = str(args.num_threads)
     with (out / "run.log").open("w") as log:
-        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **settings})
     wall = time.time() - start
-    threads = f"OMP_NUM_THREADS={args.num_threads} " if args.num_threads else ""
+    prefix = "".join(f"{name}={value} " for name, value in settings.items())
     # Written whole, then renamed: the main thread reads it meanwhile for the summary (with --jobs > 1).
     temporary = out / "run.json.tmp"
-    temporary.write_text(json.dumps({"command": threads + shlex.join(command), "wall_s": wall, "returncode": code},
+    temporary.write_text(json.dumps({"command": prefix + shlex.join(command), "wall_s": wall, "returncode": code},
                                     indent=2) + "\n")
     temporary.replace(out / "run.json")
     print(f"[{time.strftime('%H:%M:%S')}] {task}/{run}: exit {code} after {wall / 60:.1f} min", flush=True)

@@ -18,7 +18,7 @@ spec.loader.exec_module(acceptance)
 
 # Writes what finetune_glue.py writes; HF's run ("--reference") scores 0.5 points lower on every metric.
 FAKE_RECIPE = textwrap.dedent("""
-    import json, sys
+    import json, os, sys
     from pathlib import Path
     args = sys.argv[1:]
     out = Path(args[args.index("--output_dir") + 1])
@@ -27,6 +27,7 @@ FAKE_RECIPE = textwrap.dedent("""
     metrics = {"stsb": {"spearmanr": 0.86, "pearson": 0.85}}.get(task, {"accuracy": 0.91})
     metrics = {name: value - shift for name, value in metrics.items()}
     (out / "command.json").write_text(json.dumps(args))
+    (out / "onednn.txt").write_text(os.environ.get("HF101_ONEDNN_LINEAR", "unset"))
     (out / "eval_results.json").write_text(json.dumps({"metrics": metrics, "train": {"train_runtime": 1.0}}))
     history = [{f"eval_{name}": value - 0.02 for name, value in metrics.items()},
                {f"eval_{name}": value for name, value in metrics.items()}]
@@ -53,7 +54,9 @@ def test_runs_every_task_and_model_and_writes_the_table(fake_recipe, tmp_path, c
             assert command[command.index("--bf16") + 1] == "false"  # fp32 unless asked: ours == HF
             assert command[-2:] == ["--max_steps", "3"]  # arguments after `--` reach every run, last
             assert ("--reference" in command) == (run == "hf")
-            assert json.loads((output_dir / task / run / "run.json").read_text())["returncode"] == 0
+            assert (output_dir / task / run / "onednn.txt").read_text() == "0"  # torch's fp32 linear, as HF's
+            run_record = json.loads((output_dir / task / run / "run.json").read_text())
+            assert run_record["returncode"] == 0 and run_record["command"].startswith("HF101_ONEDNN_LINEAR=0 ")
     sst2_command = json.loads((output_dir / "sst2" / "ours" / "command.json").read_text())
     assert sst2_command[sst2_command.index("--eval_steps") + 1] == "500"
 
