@@ -4,7 +4,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hf_transformer101 import GPT101Config, GPT101ForCausalLM
+from hf_transformer101 import (
+    BERT101Config,
+    BERT101ForMaskedLM,
+    GPT101Config,
+    GPT101ForCausalLM,
+    Seq2Seq101Config,
+    Seq2Seq101ForConditionalGeneration,
+)
 from hf_transformer101.modeling import linear as onednn
 
 pytestmark = pytest.mark.skipif(not onednn.onednn_linear_active(),
@@ -84,27 +91,66 @@ def test_compiled_code_uses_torch_linear():
     torch.testing.assert_close(compiled(inputs, weight), F.linear(inputs, weight), rtol=1e-6, atol=1e-6)
 
 
-def test_gpt_training_step_is_the_same_with_and_without_onednn():
-    """A whole GPT101 step (loss and every gradient) on oneDNN equals the one on torch's own fp32 linear."""
+def gpt_step_inputs():
     config = GPT101Config(vocab_size=97, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
-                          max_position_embeddings=64, bos_token_id=0, eos_token_id=0)
+                          max_position_embeddings=64, bos_token_id=0, eos_token_id=0, hidden_dropout_prob=0.0,
+                          embedding_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    ids = torch.randint(0, 97, (4, 64), generator=torch.Generator().manual_seed(1))
+    return GPT101ForCausalLM(config), {"input_ids": ids, "labels": ids}
+
+
+def bert_step_inputs():
+    config = BERT101Config(vocab_size=97, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
+                           max_position_embeddings=64, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+                           sparse_prediction=True)  # the head on the masked rows
+    ids = torch.randint(1, 97, (4, 64), generator=torch.Generator().manual_seed(1))
+    labels = torch.where(torch.arange(64) % 3 == 0, ids, -100).expand(4, 64)
+    return BERT101ForMaskedLM(config), {"input_ids": ids, "labels": labels}
+
+
+def seq2seq_step_inputs():
+    config = Seq2Seq101Config(vocab_size=97, d_model=128, encoder_layers=1, decoder_layers=1,
+                              encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=256,
+                              decoder_ffn_dim=256, max_position_embeddings=64, pad_token_id=0, eos_token_id=1,
+                              dropout=0.0)
+    generator = torch.Generator().manual_seed(1)
+    return Seq2Seq101ForConditionalGeneration(config), {
+        "input_ids": torch.randint(2, 97, (4, 64), generator=generator),
+        "labels": torch.randint(2, 97, (4, 64), generator=generator)}
+
+
+@pytest.mark.parametrize("checkpointing", [False, True], ids=["plain", "checkpointing"])
+@pytest.mark.parametrize("family", [gpt_step_inputs, bert_step_inputs, seq2seq_step_inputs],
+                         ids=["gpt", "bert", "seq2seq"])
+def test_training_step_is_the_same_with_and_without_onednn(family, checkpointing, monkeypatch):
+    """A whole step of each family (loss and every gradient) on oneDNN equals the one on torch's fp32 linear,
+    also when gradient checkpointing recomputes the forward pass in the backward one."""
     torch.manual_seed(0)
-    model = GPT101ForCausalLM(config).eval()  # no dropout: both steps compute the same function
-    ids = torch.randint(0, 97, (4, 64), generator=torch.Generator().manual_seed(1))  # every product over the bar
+    model, batch = family()  # dropout 0: both steps compute the same function
+    model.train()  # checkpointing runs in training mode only
+    if checkpointing:
+        getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
+    products, onednn_product = [], onednn._onednn_product
+
+    def counted_product(*args):
+        products.append(args[0].shape)
+        return onednn_product(*args)
+    monkeypatch.setattr(onednn, "_onednn_product", counted_product)
 
     def step():
         model.zero_grad()
-        loss = model(ids, labels=ids).loss
+        loss = model(**batch).loss
         loss.backward()
-        return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+        return loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
 
-    assert type(model(ids).logits.grad_fn).__name__ == "_OneDNNLinearBackward"  # the LM head, for one
     loss, grads = step()
+    assert products, "the oneDNN path never ran"
     onednn.use_onednn_linear(False)
     try:
         reference_loss, reference_grads = step()
     finally:
         onednn.use_onednn_linear(True)
     torch.testing.assert_close(loss, reference_loss, rtol=1e-6, atol=1e-6)
+    assert grads.keys() == reference_grads.keys() and len(grads) > 10
     for name, grad in grads.items():
         torch.testing.assert_close(grad, reference_grads[name], rtol=1e-5, atol=1e-6, msg=name)
