@@ -75,9 +75,12 @@ class _OneDNNLinear(torch.autograd.Function):
             grad_inputs = _onednn_product(grad_output, weight.t())  # (..., O) x (I, O) -> (..., I)
         if ctx.needs_input_grad[1]:
             input_rows = inputs.reshape(-1, weight.shape[1])  # (N, I)
-            # oneDNN copies its first operand when it is transposed (the second it reads in place): transpose
-            # the narrower of the two, e.g. (N, 384) rather than (N, 1536) for the MLP's first layer.
-            if input_rows.shape[1] < grad_rows.shape[1]:
+            # oneDNN copies its first operand when it is transposed (the second it reads in place), and autograd
+            # copies a transposed weight gradient into the weight's layout: of the two ways to compute it, take
+            # the one that copies less — e.g. (N, 384) + (1536, 384) rather than (N, 1536) for the MLP's first
+            # layer at N = 2048.
+            (rows, in_features), out_features = input_rows.shape, weight.shape[0]
+            if rows * in_features + out_features * in_features < rows * out_features:
                 grad_weight = _onednn_product(input_rows.t(), grad_rows.t()).t()  # (I, N) x (O, N) -> (I, O)ᵀ
             else:
                 grad_weight = _onednn_product(grad_rows.t(), input_rows.t())  # (O, N) x (I, N) -> (O, I)

@@ -38,12 +38,12 @@ def values_and_gradients(function, inputs, weight, bias, grad_output, dtype):
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
 @pytest.mark.parametrize("expanded_gradient", [False, True], ids=["dense-grad", "expanded-grad"])
 @pytest.mark.parametrize("transposed_input", [False, True], ids=["contiguous", "strided"])
-@pytest.mark.parametrize("features", [(96, 128), (128, 96)], ids=["widening", "narrowing"])  # both weight-grad forms
+@pytest.mark.parametrize("features", [(32, 256), (128, 96)], ids=["widening", "narrowing"])  # both weight-grad forms
 def test_values_and_gradients_match_float64(bias, expanded_gradient, transposed_input, features):
     """Output, input, weight and bias gradients within fp32 rounding of a float64 reference, like F.linear's."""
     in_features, out_features = features
     generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(4, 64, in_features, generator=generator)  # (B, T, I): 3M multiply-adds, over the bar
+    inputs = torch.randn(4, 64, in_features, generator=generator)  # (B, T, I): 2-3M multiply-adds, over the bar
     if transposed_input:
         inputs = inputs.transpose(0, 1).contiguous().transpose(0, 1)  # same values, not contiguous
     weight = torch.randn(out_features, in_features, generator=generator) / 8  # (O, I)
