@@ -13,7 +13,8 @@ Used where it applies, torch's own path everywhere else: fp32 products big enoug
 overhead (the thresholds below), on an x86 CPU with oneDNN built in, outside autocast (whose bf16 products
 already run on oneDNN), in plain eager execution — `torch.compile` and `torch.export` (inductor picks its own
 GEMMs, and cannot lower this op outside frozen graphs), TorchScript tracing and `torch.func` transforms get
-`F.linear`. `HF101_ONEDNN_LINEAR=0` in the environment, or `use_onednn_linear(False)`, turns it off.
+`F.linear`. `HF101_ONEDNN_LINEAR=0` in the environment, or `use_onednn_linear(False)`, turns it off, as does
+`torch.backends.mkldnn.enabled = False`.
 
 This file is copied next to the model files when a model is exported to the Hub, so it may import only the
 standard library, torch and transformers.
@@ -94,6 +95,7 @@ def linear(inputs, weight, bias=None):
     if (
         _enabled
         and _ONEDNN_AVAILABLE
+        and torch.backends.mkldnn.enabled  # the user's switch for all of torch's oneDNN kernels
         and inputs.device.type == "cpu"
         and inputs.dtype == weight.dtype == torch.float32
         and (bias is None or bias.dtype == torch.float32)

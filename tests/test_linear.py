@@ -78,6 +78,8 @@ def test_torch_path_where_onednn_does_not_apply(torch_linear_only):
     with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast keeps its bf16 products
         assert onednn.linear(inputs, weight).dtype == torch.bfloat16
     assert onednn.linear(inputs.double(), weight.double()).grad_fn.name() == "MmBackward0"  # not fp32
+    with torch.backends.mkldnn.flags(enabled=False):  # torch's own switch for its oneDNN kernels
+        assert onednn.linear(inputs, weight).grad_fn.name() == "MmBackward0"
     constant_weight = weight.detach()
     traced = torch.jit.trace(lambda x: onednn.linear(x, constant_weight), inputs)  # tracing: F.linear
     assert "mkldnn" not in str(traced.graph)
