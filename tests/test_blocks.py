@@ -7,6 +7,7 @@ from transformers import DataCollatorForLanguageModeling
 from transformers.loss.loss_utils import ForMaskedLMLoss
 
 from hf_transformer101 import GPT101Config, GPT101ForCausalLM
+from hf_transformer101.modeling import blocks
 from hf_transformer101.modeling.blocks import (
     Block,
     MultiHeadAttention,
@@ -119,14 +120,16 @@ def test_bert_masking_objective_masks_15_percent_and_scores_only_those():
     assert torch.all(original != tokenizer.mask_token_id)
 
 
+@pytest.mark.parametrize("ignored", [0.3, 0.85], ids=["most-labelled", "mlm-like"])  # all rows / the labelled ones
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_token_cross_entropy_is_transformers_loss_without_the_fp32_copy(precision):
-    """fp32: bit for bit transformers' loss and gradient. bf16 autocast (the fp32 log-softmax reads bf16 logits
-    instead of their fp32 copy): the same loss and the same bf16 gradient up to one rounding."""
+def test_token_cross_entropy_is_transformers_loss_without_the_fp32_copy(precision, ignored):
+    """fp32: bit for bit transformers' loss and gradient, also when only the labelled rows go through the
+    log-softmax (most ignored, on the CPU). bf16 autocast (the fp32 log-softmax reads bf16 logits instead of their
+    fp32 copy): the same loss and the same bf16 gradient up to one rounding."""
     torch.manual_seed(0)
     weight = torch.randn(50, 16, requires_grad=True)  # an output layer whose matmul autocast runs in bf16
-    hidden = torch.randn(2, 7, 16)
-    labels = torch.randint(0, 50, (2, 7)).masked_fill(torch.rand(2, 7) < 0.3, -100)
+    hidden = torch.randn(4, 16, 16)
+    labels = torch.randint(0, 50, (4, 16)).masked_fill(torch.rand(4, 16) < ignored, -100)
     results = []
     for loss_fn in (lambda logits: ForMaskedLMLoss(logits, labels, vocab_size=50),
                     lambda logits: token_cross_entropy(logits, labels)):
@@ -143,11 +146,12 @@ def test_token_cross_entropy_is_transformers_loss_without_the_fp32_copy(precisio
         logits = hidden @ weight.T
         summed = token_cross_entropy(logits, labels, num_items_in_batch=2 * int((labels != -100).sum()))
         torch.testing.assert_close(summed, token_cross_entropy(logits, labels) / 2)
+    rows, _ = blocks._labelled_rows(logits.reshape(-1, 50), labels.reshape(-1), -100)  # what the log-softmax read
+    assert len(rows) == (int((labels != -100).sum()) if ignored > 0.5 else labels.numel())
 
 
 def test_the_compiled_loss_falls_back_to_the_eager_one_when_compiling_fails(monkeypatch):
     """GPU training compiles the loss; where that cannot work (no Triton, say) training goes on, with a warning."""
-    from hf_transformer101.modeling import blocks
 
     def broken(*args):
         raise RuntimeError("Cannot find a working triton installation")
@@ -166,8 +170,6 @@ def test_the_compiled_loss_falls_back_to_the_eager_one_when_compiling_fails(monk
 def test_the_loss_written_for_the_compiler_equals_the_eager_one(compiled):
     """logsumexp(x) - x[y], what compiled code runs (here by inductor's CPU backend, ~15 s), equals the eager
     log-softmax + NLL: loss and gradients, the mean and the sum, ignored labels included."""
-    from hf_transformer101.modeling import blocks
-
     torch.manual_seed(0)
     function = blocks._logsumexp_cross_entropy
     function = torch.compile(function, dynamic=True) if compiled else function
