@@ -55,7 +55,8 @@ def onednn_linear_active():
 
 
 def _onednn_product(inputs, weight, bias=None):
-    """inputs @ weight.T (+ bias) on oneDNN: (..., I) x (O, I) -> (..., O); any strides, no copies."""
+    """inputs @ weight.T (+ bias) on oneDNN: (..., I) x (O, I) -> (..., O); any strides (a transposed `inputs` is
+    copied first, a transposed `weight` read in place)."""
     return torch.ops.mkldnn._linear_pointwise(inputs, weight, bias, "none", [], "")
 
 
@@ -101,6 +102,7 @@ def linear(inputs, weight, bias=None):
         and (bias is None or bias.dtype == torch.float32)
         and not torch.compiler.is_compiling()
         and not torch.jit.is_tracing()  # (before the size test: a traced numel() is a tensor)
+        and inputs.numel() > 0  # oneDNN refuses empty products (e.g. a sparse MLM head with nothing masked)
         and (weight.numel() >= _MIN_WEIGHT_ELEMENTS or inputs.numel() * weight.shape[0] >= _MIN_MULTIPLY_ADDS)
         and not torch.is_autocast_enabled("cpu")
         and not torch._C._are_functorch_transforms_active()

@@ -75,6 +75,8 @@ def test_torch_path_where_onednn_does_not_apply(torch_linear_only):
     assert onednn.linear(inputs[:32], weight).grad_fn.name() == "MmBackward0"  # too small to repay the call
     large_weight = torch.randn(384, 384, requires_grad=True)  # one row, but a weight streamed from memory
     assert type(onednn.linear(torch.randn(1, 384), large_weight).grad_fn).__name__ == "_OneDNNLinearBackward"
+    onednn.linear(torch.randn(0, 384), large_weight).sum().backward()  # no rows: torch's path, which takes them
+    assert large_weight.grad.count_nonzero() == 0
     with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast keeps its bf16 products
         assert onednn.linear(inputs, weight).dtype == torch.bfloat16
     assert onednn.linear(inputs.double(), weight.double()).grad_fn.name() == "MmBackward0"  # not fp32
