@@ -302,10 +302,9 @@ def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-1
     mean over the labelled tokens, or with `num_items_in_batch` (Trainer, under gradient accumulation: labelled
     tokens in the whole accumulated batch) their sum divided by it.
 
-    transformers' losses first copy the logits to fp32 (`logits.float()`), then take the log-softmax. Here the
-    log-softmax reads the logits in their own dtype and computes and writes in fp32: the same numbers (the same
-    kernels in fp32) without the copy. On the CPU, when most tokens are ignored (BERT's MLM), it reads only the
-    labelled rows (`_labelled_rows`): BERT's dense CPU step 1.53x -> 1.74x HF's in fp32, 1.00x -> 1.36x in bf16.
+    The numbers are transformers' (`ForCausalLMLoss`...: an fp32 log-softmax and NLL; the same kernels in fp32).
+    On the CPU, when most tokens are ignored (BERT's MLM), the log-softmax reads only the labelled rows
+    (`_labelled_rows`): BERT's dense CPU step 1.53x -> 1.74x HF's in fp32, 1.00x -> 1.37x in bf16.
 
     When training on a GPU the loss is compiled (`torch.compile`, once per process, a few seconds): eager
     PyTorch runs it as a log-softmax, a gather and their backward passes, each over all B·T·V logits, and keeps
@@ -338,7 +337,8 @@ def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-1
 
 def _cross_entropy(logits, labels, ignore_index, reduction):
     """Eager: two library kernels (log-softmax, NLL), bit for bit transformers' loss in fp32."""
-    log_probs = nn.functional.log_softmax(logits, dim=-1, dtype=torch.float32)  # (N, V), fp32 whatever the logits
+    # (N, V), fp32 whatever the logits; torch converts bf16 logits first, fp16 ones on CUDA inside the kernel
+    log_probs = nn.functional.log_softmax(logits, dim=-1, dtype=torch.float32)
     return nn.functional.nll_loss(log_probs, labels, ignore_index=ignore_index, reduction=reduction)
 
 

@@ -194,7 +194,7 @@ class BERT101ForMaskedLM(BERT101PreTrainedModel):
         loss = None
         if labels is not None:
             # transformers' ForMaskedLM loss (plain cross-entropy, -100 ignored, Trainer's `num_items_in_batch`
-            # honoured under gradient accumulation), without its fp32 copy of the logits.
+            # honoured under gradient accumulation); see token_cross_entropy for how it runs faster.
             loss = token_cross_entropy(logits, labels, kwargs.get("num_items_in_batch"))
         output = MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                 attentions=outputs.attentions)

@@ -122,10 +122,10 @@ def test_bert_masking_objective_masks_15_percent_and_scores_only_those():
 
 @pytest.mark.parametrize("ignored", [0.3, 0.85], ids=["most-labelled", "mlm-like"])  # all rows / the labelled ones
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_token_cross_entropy_is_transformers_loss_without_the_fp32_copy(precision, ignored):
+def test_token_cross_entropy_is_transformers_loss(precision, ignored):
     """fp32: bit for bit transformers' loss and gradient, also when only the labelled rows go through the
-    log-softmax (most ignored, on the CPU). bf16 autocast (the fp32 log-softmax reads bf16 logits instead of their
-    fp32 copy): the same loss and the same bf16 gradient up to one rounding."""
+    log-softmax (most ignored, on the CPU). bf16 autocast: the same loss and the same bf16 gradient up to one
+    rounding."""
     torch.manual_seed(0)
     weight = torch.randn(50, 16, requires_grad=True)  # an output layer whose matmul autocast runs in bf16
     hidden = torch.randn(4, 16, 16)
