@@ -41,6 +41,9 @@ def test_run_writes_json_and_chart(family, tmp_path):
     assert (tmp_path / f"bench-{family}-cpu.png").stat().st_size > 0
     if family == "bert":
         assert report["train"]["fp32"]["ours_sparse"]["speedup"] > 0  # the sparse MLM head, checked equal first
+    # Ours on torch's fp32 linear too, where ours runs on oneDNN (fp32 only: bf16 autocast is the same computation).
+    assert ("ours_torch_linear" in report["train"]["fp32"]) == report["onednn_linear"]
+    assert "ours_torch_linear" not in report["train"]["bf16"]
 
 
 def test_report_renders_the_json_as_markdown_tables(tmp_path, capsys):
