@@ -50,8 +50,9 @@ def use_onednn_linear(enabled=True):
 
 
 def onednn_linear_active():
-    """Whether fp32 CPU linear layers run on oneDNN now: enabled, and available on this machine and torch build."""
-    return _enabled and _ONEDNN_AVAILABLE
+    """Whether fp32 CPU linear layers run on oneDNN now: enabled (here and in torch's switch for its oneDNN
+    kernels), and available on this machine and torch build."""
+    return _enabled and _ONEDNN_AVAILABLE and torch.backends.mkldnn.enabled
 
 
 def _onednn_product(inputs, weight, bias=None):
@@ -94,9 +95,7 @@ class _OneDNNLinear(torch.autograd.Function):
 def linear(inputs, weight, bias=None):
     """F.linear, with fp32 CPU products on oneDNN where that path applies (see the module docstring)."""
     if (
-        _enabled
-        and _ONEDNN_AVAILABLE
-        and torch.backends.mkldnn.enabled  # the user's switch for all of torch's oneDNN kernels
+        onednn_linear_active()
         and inputs.device.type == "cpu"
         and inputs.dtype == weight.dtype == torch.float32
         and (bias is None or bias.dtype == torch.float32)

@@ -9,8 +9,8 @@ Each (task, run) is one `recipes/finetune_glue.py` process (`--preset cpu` plus 
 unless `--bf16`: only in fp32, with ours on torch's fp32 linear as HF's (`HF101_ONEDNN_LINEAR=0`), are ours and HF
 the same computation, see docs/glue.md); `--jobs` of them at a time; its log, eval_results.json and wall time land
 in `output_dir/TASK/{ours,hf}/`. After every run the comparison table is rewritten to `output_dir/summary.md` (and
-`summary.json`): dev metrics in points, the targets, the difference ours - HF, and the wall times. Not a test: about 70 minutes with `--jobs 2 --num_threads 1` on two
-idle CPU cores (fp32).
+`summary.json`): dev metrics in points, the targets, the difference ours - HF, and the wall times. Not a test:
+about 70 minutes with `--jobs 2 --num_threads 1` on two idle CPU cores (fp32).
 """
 
 import argparse

@@ -20,9 +20,9 @@ pytestmark = pytest.mark.skipif(not onednn.onednn_linear_active(),
 
 @pytest.fixture
 def torch_linear_only():
-    onednn.use_onednn_linear(False)
+    previous = onednn.use_onednn_linear(False)
     yield
-    onednn.use_onednn_linear(True)
+    onednn.use_onednn_linear(previous)
 
 
 def values_and_gradients(function, inputs, weight, bias, grad_output, dtype):
@@ -149,11 +149,11 @@ def test_training_step_is_the_same_with_and_without_onednn(family, checkpointing
 
     loss, grads = step()
     assert products, "the oneDNN path never ran"
-    onednn.use_onednn_linear(False)
+    previous = onednn.use_onednn_linear(False)
     try:
         reference_loss, reference_grads = step()
     finally:
-        onednn.use_onednn_linear(True)
+        onednn.use_onednn_linear(previous)
     torch.testing.assert_close(loss, reference_loss, rtol=1e-6, atol=1e-6)
     assert grads.keys() == reference_grads.keys() and len(grads) > 10
     for name, grad in grads.items():
