@@ -9,7 +9,8 @@ same loss on the same batch). Then, ours and HF alternating round by round (see 
 
 * train: tokens/s of a full step (forward + backward + AdamW) in each precision (fp32, bf16 autocast), peak memory
   of a step, and on GPU the MFU of GPT (nanoGPT's estimate: 6N + 12·L·C·T FLOPs per token / the GPU's bf16 peak);
-  BERT also with the MLM head on the masked positions only (`ours_sparse`, config.sparse_prediction); on a CPU
+  BERT also with the MLM head on the masked positions only (`ours_sparse`, config.sparse_prediction), GPT also
+  with the head and the loss fused (`ours_fused`, config.fused_linear_cross_entropy); on a CPU
   where our fp32 linear layers run on oneDNN (modeling/linear.py), ours also on torch's own fp32 linear
   (`ours_torch_linear`), which shows what that kernel choice alone is worth;
 * inference: tokens/s of a forward pass;
@@ -133,14 +134,18 @@ def bench_train(models, batch, tokens, args, device, size, family):
     """Training step tokens/s per precision, its peak memory, and (GPU, GPT) the MFU.
 
     BERT also runs as `ours_sparse`: the same model with `config.sparse_prediction` (the MLM head on the masked
-    positions only, as `recipes/pretrain_mlm.py` trains), checked to give the same loss first.
+    positions only, as `recipes/pretrain_mlm.py` trains); GPT as `ours_fused`, with
+    `config.fused_linear_cross_entropy` (the head and the loss chunk by chunk, no logits). Each is checked to give
+    the same loss first.
     """
     optimizers = {name: torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True) for name, model in models.items()}
     runners = {name: torch.compile(model) if args.compile else model for name, model in models.items()}
     candidates = {name: Variant(name) for name in models}
-    if family == "bert":
-        candidates["ours_sparse"] = Variant("ours", sparse_prediction=True)
-        check_sparse_prediction(models["ours"], batch)
+    option = {"bert": ("ours_sparse", "sparse_prediction"), "gpt": ("ours_fused", "fused_linear_cross_entropy")}
+    if family in option:
+        name, field = option[family]
+        candidates[name] = Variant("ours", options=((field, True),))
+        check_same_loss(models["ours"], candidates[name], batch)
 
     def step(candidate, precision):
         variant = candidates[candidate]
@@ -169,7 +174,7 @@ def bench_train(models, batch, tokens, args, device, size, family):
         peak = harness.gpu_peak_flops(device)
         if peak and family == "gpt" and precision == "bf16":
             flops = flops_per_token(models["ours"], size)
-            result["mfu"] = {name: flops * result[name]["median"] / peak for name in models}
+            result["mfu"] = {name: flops * result[name]["median"] / peak for name in candidates}
             result["mfu"]["flops_per_token"], result["mfu"]["peak_flops"] = flops, peak
         results[precision] = result
         print(f"  train {precision}: " + summary(result, "tokens/s"), flush=True)
@@ -184,22 +189,22 @@ def bench_train(models, batch, tokens, args, device, size, family):
 class Variant:
     """A timed candidate: one of the models, with our model's options set for its runs only."""
     model: str  # "ours" or "hf"
-    sparse_prediction: bool = False  # BERT's MLM head on the masked positions only
+    options: tuple = ()  # (config field, value) pairs, e.g. BERT's sparse MLM head
     torch_linear: bool = False  # fp32 CPU linear layers on torch's own kernel instead of oneDNN (modeling/linear.py)
 
     @contextlib.contextmanager
     def applied(self, model):
-        sparse_before = getattr(model.config, "sparse_prediction", None)  # None: not a BERT101
-        if sparse_before is not None:
-            model.config.sparse_prediction = self.sparse_prediction
+        before = {field: getattr(model.config, field) for field, _ in self.options}
+        for field, value in self.options:
+            setattr(model.config, field, value)
         onednn_before = use_onednn_linear(False) if self.torch_linear else None
         try:
             yield
         finally:
             if self.torch_linear:
                 use_onednn_linear(onednn_before)
-            if sparse_before is not None:
-                model.config.sparse_prediction = sparse_before
+            for field, value in before.items():
+                setattr(model.config, field, value)
 
 
 def profile_step(run, device, path):
@@ -216,16 +221,16 @@ def profile_step(run, device, path):
     path.write_text(profiler.key_averages().table(sort_by=sort_by, row_limit=30, max_name_column_width=90) + "\n")
 
 
-def check_sparse_prediction(model, batch):
-    """The sparse MLM head must give the dense head's loss, or `ours_sparse` would time another computation."""
+def check_same_loss(model, variant, batch):
+    """A variant of our model must give its loss (with gradients on: the fused loss acts in training only), or
+    it would time another computation."""
     losses = []
-    with torch.no_grad():
-        for sparse in (False, True):
-            model.config.sparse_prediction = sparse
+    for candidate in (Variant("ours"), variant):
+        with candidate.applied(model):
             losses.append(model(**batch).loss.item())
-    model.config.sparse_prediction = False
+    model.zero_grad(set_to_none=True)
     if abs(losses[0] - losses[1]) > 1e-4 * max(1.0, abs(losses[0])):
-        raise RuntimeError(f"sparse_prediction changed the loss: {losses}")
+        raise RuntimeError(f"{variant.options} changed the loss: {losses}")
 
 
 def flops_per_token(model, size):
@@ -332,7 +337,8 @@ def run_family(family, args, device):
     steps = args.steps or (CUDA_STEPS[family] if device.type == "cuda" else 1)
     args = argparse.Namespace(**{**vars(args), "steps": steps})  # this family's own, --family all runs three
     size = SIZES[family][args.size]
-    size = dataclasses.replace(size, batch=args.batch or size.batch, layers=args.layers or size.layers)
+    size = dataclasses.replace(size, batch=args.batch or size.batch, layers=args.layers or size.layers,
+                               vocab=args.vocab or size.vocab)
     torch.manual_seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
     hf = reference_model(family, size)
@@ -419,6 +425,8 @@ def main(argv=None):
                         help="model/batch size (default: cpu on CPU, gpu on CUDA)")
     parser.add_argument("--batch", type=int, default=None, help="batch size instead of the size's own")
     parser.add_argument("--layers", type=int, default=None, help="layers (per stack) instead of the size's own")
+    parser.add_argument("--vocab", type=int, default=None, help="vocabulary instead of the size's own (e.g. GPT-2's "
+                        "50257 at the CPU size; the files' names then say so)")
     parser.add_argument("--compile", action="store_true", help="torch.compile both models for training")
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="folder for JSON and PNG")
     parser.add_argument("--parts", default="train,inference,generation", help="comma-separated subset to run")
@@ -461,6 +469,7 @@ def main(argv=None):
 def run_name(family, device, args):
     """What names this run's files: family, device and the settings that change the measurement."""
     suffix = ("-compile" if args.compile else "") + ("" if args.sdpa_backend == "default" else f"-{args.sdpa_backend}")
+    suffix += f"-vocab{args.vocab}" if args.vocab else ""
     return f"{family}-{device.type}{suffix}"
 
 

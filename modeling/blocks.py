@@ -382,31 +382,37 @@ def _logsumexp_cross_entropy(logits, labels, ignore_index, reduction):
     return total if reduction == "sum" else total / kept.sum()
 
 
-_compiled = None  # torch.compile(_cross_entropy), made on first use; False once its compilation failed
+class CompiledOnce:
+    """`function` compiled on first use (`torch.compile(dynamic=True)`: the number of rows changes between batches
+    — padding, BERT's sparse head — and one compilation serves them all). If that first compilation fails (no
+    Triton, an unsupported GPU...), `function` runs eagerly from then on, said once."""
+
+    def __init__(self, function):
+        self.function = function
+        self.compiled = None  # None: not tried yet; False: compiling failed
+
+    def __call__(self, *args):
+        if self.compiled is False:
+            return self.function(*args)
+        first = self.compiled is None
+        if first:
+            self.compiled = torch.compile(self.function, dynamic=True)
+        try:
+            with warnings.catch_warnings():
+                # Inductor's note that it split a softmax's reduction (seen on an H100): about its kernel, not for users.
+                warnings.filterwarnings("ignore", message="Online softmax is disabled", category=UserWarning)
+                return self.compiled(*args)
+        except Exception as error:
+            if not first:
+                raise
+            warnings.warn(f"compiling {self.function.__name__} failed ({type(error).__name__}: {error}); "
+                          "running it eagerly")
+            self.compiled = False
+            return self.function(*args)
 
 
-def _compiled_cross_entropy(*args):
-    """`_cross_entropy` compiled alone (the form measured on GPUs, docs/benchmarks.md; alone, the partitioner keeps
-    no (N, V) tensor of it). If the first compilation fails (no Triton, an unsupported GPU...), the eager loss from
-    then on, said once."""
-    global _compiled
-    if _compiled is False:
-        return _cross_entropy(*args)
-    first = _compiled is None
-    if first:
-        # dynamic: the number of rows changes between batches (padding, BERT's sparse head); one compilation.
-        _compiled = torch.compile(_cross_entropy, dynamic=True)
-    try:
-        with warnings.catch_warnings():
-            # Inductor's note that it split the softmax's reduction (seen on an H100): about its kernel, not for users.
-            warnings.filterwarnings("ignore", message="Online softmax is disabled", category=UserWarning)
-            return _compiled(*args)
-    except Exception as error:
-        if not first:
-            raise
-        warnings.warn(f"compiling the loss failed ({type(error).__name__}: {error}); using the eager one")
-        _compiled = False
-        return _cross_entropy(*args)
+# The form measured on GPUs (docs/benchmarks.md); compiled alone, the partitioner keeps no (N, V) tensor of it.
+_compiled_cross_entropy = CompiledOnce(_cross_entropy)
 
 
 # transformers 5.24 renamed every output's `past_key_values` field to `cache`; older 5.x use the old name.

@@ -35,6 +35,9 @@ class GPT101Config(PreTrainedConfig):
     bias: bool = True  # nanoGPT shows bias-free Linear/LayerNorm train as well, slightly faster
     tie_word_embeddings: bool = True  # the LM head reuses the token embedding (Press & Wolf 2017)
     use_cache: bool = True
+    # Training: with labels and gradients on, the LM head and the loss run together, a chunk of rows at a time
+    # (linear_cross_entropy.py): no (B, T, V) logits in memory, and `logits=None` in the output.
+    fused_linear_cross_entropy: bool = False
     pad_token_id: int | None = None
     bos_token_id: int | None = 50256
     eos_token_id: int | list[int] | None = 50256

@@ -31,6 +31,7 @@ from .blocks import (
 )
 from .configuration_gpt101 import GPT101Config
 from .linear import Linear
+from .linear_cross_entropy import linear_cross_entropy
 
 
 class GPT101PreTrainedModel(PreTrainedModel):
@@ -129,7 +130,11 @@ class GPT101Model(GPT101PreTrainedModel):
 
 class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
     """Next-token prediction: logits (B, T, V). With `labels` (usually = input_ids; -100 ignored) the model
-    shifts them by one and returns the cross-entropy of predicting token t+1 from tokens <= t."""
+    shifts them by one and returns the cross-entropy of predicting token t+1 from tokens <= t.
+
+    With `config.fused_linear_cross_entropy` (for training), labels given and gradients on, the head and the loss
+    run together a chunk of rows at a time and the output has no logits (`logits=None`): the same loss and
+    gradients, without the (B, T, V) logits in memory (modeling/linear_cross_entropy.py)."""
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}  # {target: source}, v5 style
 
@@ -175,14 +180,19 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
         hidden_states = outputs.last_hidden_state
         if logits_to_keep:
             hidden_states = hidden_states[:, -logits_to_keep:]
-        logits = self._logits(hidden_states)  # (B, T, C) -> (B, T, V)
+        fused = labels is not None and self.config.fused_linear_cross_entropy and torch.is_grad_enabled()
+        logits = None if fused else self._logits(hidden_states)  # (B, T, C) -> (B, T, V)
         loss = None
         if labels is not None:
             # Token t predicts token t + 1: the labels move one to the left (Trainer may pass them shifted).
             shifted = kwargs.get("shift_labels")
             if shifted is None:
                 shifted = nn.functional.pad(labels, (0, 1), value=-100)[..., 1:]  # (B, T), the last one ignored
-            loss = token_cross_entropy(logits, shifted, kwargs.get("num_items_in_batch"))
+            if fused:
+                loss = linear_cross_entropy(hidden_states, self.lm_head.weight, shifted,
+                                            kwargs.get("num_items_in_batch"))
+            else:
+                loss = token_cross_entropy(logits, shifted, kwargs.get("num_items_in_batch"))
         output = CausalLMOutputWithPast(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                         attentions=outputs.attentions,
                                         **{CACHE_FIELD: getattr(outputs, CACHE_FIELD)})

@@ -1,0 +1,128 @@
+"""The output layer and the cross-entropy in one step, a chunk of rows at a time: the (N, V) logits never exist.
+
+A language model's last layer turns each of N hidden states (C numbers) into V logits, and its loss reads them
+once. With a large vocabulary these logits are the biggest tensor of a training step — GPT-2 at 16 x 1024 tokens:
+16384 x 50257 logits, 3.3 GB in fp32, more than the 124M model and its optimizer state together — and eager
+PyTorch writes and reads several tensors that size (the logits, their fp32 log-probabilities, the gradient of
+each). Here, for a chunk of rows at a time, the logits are computed, the loss read off them, and their gradient
+(softmax(x) - onehot(y)) written over them in place and multiplied straight into the gradients of the hidden
+states and of the weight. The backward pass then only scales those two by the loss's incoming gradient. This is
+the scheme of Liger-Kernel's fused linear cross-entropy (Hsu et al. 2024) and of Apple's cut cross-entropy,
+in plain PyTorch: the same loss and gradients as `linear` followed by `token_cross_entropy`.
+
+The price: no logits to return (a model gives `logits=None` on this path), and the gradients are computed in
+the forward pass even when no backward pass follows (so it runs only where gradients are on).
+
+This file is copied next to the model files when a model is exported to the Hub, so it may import only the
+standard library, torch and transformers.
+"""
+
+import torch
+
+from .blocks import CompiledOnce
+from .linear import linear
+
+# Rows per chunk: as many as keep one chunk's logits under this many elements (256 MiB in fp32), at least one.
+# Larger chunks make better matrix products; smaller ones less memory.
+_CHUNK_ELEMENTS = 2**26
+
+
+@torch.compiler.disable  # eager inside a compiled model: a graph break, the chunk kernel compiled on its own
+def linear_cross_entropy(hidden_states, weight, labels, num_items_in_batch=None, ignore_index=-100):
+    """token_cross_entropy(linear(hidden_states, weight), labels, num_items_in_batch), without the logits.
+
+    hidden_states (..., C), weight (V, C), labels (...) aligned with the hidden states (already shifted for a
+    causal LM), `ignore_index` skipped; the mean over the labelled tokens, or their sum / `num_items_in_batch`.
+    """
+    hidden_rows, labels = hidden_states.reshape(-1, hidden_states.shape[-1]), labels.reshape(-1)  # (N, C), (N,)
+    labels = labels.to(hidden_rows.device)
+    vocab_size = weight.shape[0]
+    # Checked on the device (no wait for the host): an error on the CPU, a device-side assert on a GPU.
+    torch._assert_async((((labels >= 0) & (labels < vocab_size)) | (labels == ignore_index)).all(),
+                        f"labels must be ids in [0, {vocab_size}) or {ignore_index} (ignored)")
+    divisor = (labels != ignore_index).sum() if num_items_in_batch is None else num_items_in_batch
+    divisor = torch.as_tensor(divisor, device=hidden_rows.device, dtype=torch.float32)
+    return _LinearCrossEntropy.apply(hidden_rows, weight, labels, divisor, ignore_index)
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """The loss of (N, C) hidden states through a (V, C) weight, summed / divisor; gradients computed in the
+    forward pass."""
+
+    @staticmethod
+    def forward(ctx, hidden_rows, weight, labels, divisor, ignore_index):
+        compute_dtype = _compute_dtype(hidden_rows)
+        need_hidden_grad, need_weight_grad = ctx.needs_input_grad[:2]
+        vocab_size = weight.shape[0]
+        head = weight.to(compute_dtype)  # cast once, not per chunk (autocast would, per product)
+        if padding := _vocabulary_padding(vocab_size, head.device):
+            # Zero rows, masked out of the softmax: their logits get no probability, their gradient is cut off.
+            head = torch.nn.functional.pad(head, (0, 0, 0, padding))  # (V', C)
+        grad_hidden = torch.empty_like(hidden_rows) if need_hidden_grad else None  # (N, C)
+        grad_weight = None  # (V', C) fp32, summed over the chunks
+        total = torch.zeros((), device=hidden_rows.device, dtype=torch.float32)
+        rows_per_chunk = max(1, _CHUNK_ELEMENTS // head.shape[0])
+        loss_and_gradient = _compiled_loss_and_gradient if hidden_rows.is_cuda else _loss_and_gradient
+        for start in range(0, hidden_rows.shape[0], rows_per_chunk):
+            rows = hidden_rows[start:start + rows_per_chunk].to(compute_dtype)  # (n, C)
+            logits = linear(rows, head)  # (n, C) -> (n, V')
+            loss, grad_logits = loss_and_gradient(logits, labels[start:start + rows_per_chunk], vocab_size,
+                                                  ignore_index)  # (), (n, V') in the compute dtype
+            total += loss
+            if need_hidden_grad:
+                grad_hidden[start:start + rows_per_chunk] = linear(grad_logits, head.t())  # (n, V') -> (n, C)
+            if need_weight_grad:
+                # As (C, n) x (V', n) -> (C, V')ᵀ: a transposed first operand is copied by oneDNN (linear.py),
+                # and (C, n) is far smaller than (V', n).
+                chunk_grad = linear(rows.t(), grad_logits.t()).t()  # (V', C)
+                grad_weight = chunk_grad.float() if grad_weight is None else grad_weight.add_(chunk_grad)
+        if need_weight_grad:
+            grad_weight = grad_weight[:vocab_size].to(weight.dtype)  # (V, C)
+        ctx.save_for_backward(grad_hidden, grad_weight, divisor)
+        return total / divisor  # NaN with nothing labelled (0 / 0), as transformers' loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        grad_hidden, grad_weight, divisor = ctx.saved_tensors
+        # Nothing labelled: zero gradients, as transformers' loss gives (not 0 x 1/0 = NaN).
+        scale = grad_loss.float() * torch.where(divisor > 0, 1 / divisor, 0.0)  # ()
+        grad_hidden = None if grad_hidden is None else (grad_hidden * scale).to(grad_hidden.dtype)
+        grad_weight = None if grad_weight is None else (grad_weight * scale).to(grad_weight.dtype)
+        return grad_hidden, grad_weight, None, None, None
+
+
+def _vocabulary_padding(vocab_size, device):
+    """Rows to add to the head: on CUDA up to a multiple of 64, as GPT101's `_logits` does (V = 50257, GPT-2's,
+    is not a multiple of 8, which keeps cuBLAS off its tensor-core kernels); none elsewhere."""
+    return -vocab_size % 64 if device.type == "cuda" else 0
+
+
+def _compute_dtype(hidden_rows):
+    """The dtype the products run in: autocast's where it is on, else the hidden states'."""
+    device_type = hidden_rows.device.type
+    if torch.is_autocast_enabled(device_type):
+        return torch.get_autocast_dtype(device_type)
+    return hidden_rows.dtype
+
+
+def _loss_and_gradient(logits, labels, vocab_size, ignore_index):
+    """Summed cross-entropy of (n, V') logits (columns from `vocab_size` on are padding, overwritten) and its
+    gradient softmax(x) - onehot(y), zero on ignored rows, in the logits' dtype.
+
+    transformers' numbers: an fp32 log-softmax whatever the logits' dtype, and the NLL of the labels.
+    """
+    logits[:, vocab_size:] = float("-inf")  # padding: no probability, no gradient
+    kept = labels != ignore_index  # (n,)
+    safe_labels = torch.where(kept, labels, 0).unsqueeze(1)  # (n, 1)
+    log_probabilities = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # (n, V')
+    loss = -(log_probabilities.gather(1, safe_labels).squeeze(1) * kept).sum()
+    gradient = log_probabilities.exp_()  # (n, V'), softmax(x), in place
+    gradient.scatter_add_(1, safe_labels, -kept.unsqueeze(1).to(gradient.dtype))  # - onehot(y)
+    if gradient.is_cuda:  # (compiled: fused into the kernels above)
+        gradient.masked_fill_(~kept.unsqueeze(1), 0.0)
+    else:  # eager: a few ignored rows, not a pass over the whole chunk
+        gradient.index_fill_(0, (~kept).nonzero().squeeze(1), 0.0)
+    return loss, gradient.to(logits.dtype)
+
+
+_compiled_loss_and_gradient = CompiledOnce(_loss_and_gradient)
