@@ -83,6 +83,9 @@ def main(argv=None):
         hidden_dropout_prob=model_args.dropout, embedding_dropout_prob=model_args.dropout,
         attention_probs_dropout_prob=model_args.dropout, bias=model_args.bias,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        # The head and the loss chunk by chunk, without the (B, T, V) logits: same loss and gradients, with a
+        # subword vocabulary (GPT-2's 50257) ~1.1x the speed and ~2/3 of the memory; as fast with characters.
+        fused_linear_cross_entropy=True,
     )
     model = GPT101ForCausalLM(config)
     print(f"model: {model.num_parameters() / 1e6:.2f}M parameters")
@@ -110,6 +113,7 @@ def main(argv=None):
         (output_dir / "samples.txt").write_text(sample)
     eval_results = write_eval_results(result, output_dir, task_type="text-generation", corpus=data_args.corpus,
                                       split=f"last {data_args.val_fraction:.0%} (validation)")
+    model.config.fused_linear_cross_entropy = False  # the shared model gives logits always, as GPT2LMHeadModel does
     publish(model, tokenizer, args, [eval_results], {"model": model_args, "data": data_args, "training": args},
             description=f"Trained on {eval_results['dataset_type']}.")
     print(f"validation loss {result['last_eval_loss']:.4f} (best {result['best_eval_loss']:.4f}); "

@@ -68,3 +68,28 @@ def test_loss_through_the_padded_head_equals_the_plain_loss_with_its_gradients()
     torch.testing.assert_close(loss, plain, atol=1e-5, rtol=1e-5)
     for name, p in model.named_parameters():
         torch.testing.assert_close(gradients[name], p.grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_fused_linear_cross_entropy_matches_the_plain_head_and_loss():
+    """On CUDA the fused head + loss pads the vocabulary (1001 -> 1024) and runs each chunk's loss and gradient
+    compiled: the plain path's loss and gradients, in fp32 and under bf16 autocast."""
+    from hf_transformer101.modeling import linear_cross_entropy
+
+    model, ids = model_and_ids()
+    for dtype in (torch.float32, torch.bfloat16):
+        results = []
+        for fused in (False, True):
+            model.config.fused_linear_cross_entropy = fused
+            model.zero_grad()
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+                output = model(ids, labels=ids)
+            output.loss.backward()
+            results.append((output.loss.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}))
+        assert output.logits is None
+        assert linear_cross_entropy._compiled_loss_and_gradient.compiled not in (None, False)
+        (expected_loss, expected_grads), (loss, grads) = results
+        tolerance = 1e-5 if dtype == torch.float32 else 1e-2
+        torch.testing.assert_close(loss, expected_loss, rtol=tolerance, atol=tolerance)
+        for name, grad in grads.items():
+            scale = expected_grads[name].abs().max().item()
+            torch.testing.assert_close(grad, expected_grads[name], rtol=tolerance, atol=tolerance * scale, msg=name)

@@ -87,6 +87,9 @@ def test_resume_after_sigkill_continues_the_identical_run(tmp_path):
     assert expected.keys() == actual.keys()
     for key in expected:
         assert torch.equal(expected[key], actual[key]), key
+    # The recipe trains with the fused head + loss and exports a model that returns logits, as GPT2 does.
+    config = json.loads((uninterrupted / "model" / "config.json").read_text())
+    assert config["fused_linear_cross_entropy"] is False
 
 
 def test_a_half_written_checkpoint_is_never_resumed(tmp_path):
