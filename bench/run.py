@@ -9,8 +9,8 @@ same loss on the same batch). Then, ours and HF alternating round by round (see 
 
 * train: tokens/s of a full step (forward + backward + AdamW) in each precision (fp32, bf16 autocast), peak memory
   of a step, and on GPU the MFU of GPT (nanoGPT's estimate: 6N + 12·L·C·T FLOPs per token / the GPU's bf16 peak);
-  BERT also with the MLM head on the masked positions only (`ours_sparse`, config.sparse_prediction), GPT also
-  with the head and the loss fused (`ours_fused`, config.fused_linear_cross_entropy); on a CPU
+  BERT also with the MLM head on the masked positions only (`ours_sparse`, config.sparse_prediction), GPT and
+  Seq2Seq also with the head and the loss fused (`ours_fused`, config.fused_linear_cross_entropy); on a CPU
   where our fp32 linear layers run on oneDNN (modeling/linear.py), ours also on torch's own fp32 linear
   (`ours_torch_linear`), which shows what that kernel choice alone is worth;
 * inference: tokens/s of a forward pass;
@@ -134,14 +134,15 @@ def bench_train(models, batch, tokens, args, device, size, family):
     """Training step tokens/s per precision, its peak memory, and (GPU, GPT) the MFU.
 
     BERT also runs as `ours_sparse`: the same model with `config.sparse_prediction` (the MLM head on the masked
-    positions only, as `recipes/pretrain_mlm.py` trains); GPT as `ours_fused`, with
+    positions only, as `recipes/pretrain_mlm.py` trains); GPT and Seq2Seq as `ours_fused`, with
     `config.fused_linear_cross_entropy` (the head and the loss chunk by chunk, no logits). Each is checked to give
     the same loss first.
     """
     optimizers = {name: torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True) for name, model in models.items()}
     runners = {name: torch.compile(model) if args.compile else model for name, model in models.items()}
     candidates = {name: Variant(name) for name in models}
-    option = {"bert": ("ours_sparse", "sparse_prediction"), "gpt": ("ours_fused", "fused_linear_cross_entropy")}
+    fused = ("ours_fused", "fused_linear_cross_entropy")
+    option = {"bert": ("ours_sparse", "sparse_prediction"), "gpt": fused, "seq2seq": fused}
     if family in option:
         name, field = option[family]
         candidates[name] = Variant("ours", options=((field, True),))

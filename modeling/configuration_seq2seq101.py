@@ -42,6 +42,9 @@ class Seq2Seq101Config(PreTrainedConfig):
     initializer_range: float = 0.02
     tie_word_embeddings: bool = True  # the output layer reuses the shared embedding (sec. 3.4)
     use_cache: bool = True
+    # Training: with labels and gradients on, the output layer and the loss run together, a chunk of rows at a
+    # time (linear_cross_entropy.py): no (B, T, V) logits in memory, and `logits=None` in the output.
+    fused_linear_cross_entropy: bool = False
     is_encoder_decoder: bool = True
     pad_token_id: int | None = 0
     bos_token_id: int | None = None

@@ -33,11 +33,12 @@ _CHUNK_ELEMENTS_CUDA = 2**28
 
 
 @torch.compiler.disable  # eager inside a compiled model: a graph break, the chunk kernel compiled on its own
-def linear_cross_entropy(hidden_states, weight, labels, num_items_in_batch=None, ignore_index=-100):
-    """token_cross_entropy(linear(hidden_states, weight), labels, num_items_in_batch), without the logits.
+def linear_cross_entropy(hidden_states, weight, labels, *, bias=None, num_items_in_batch=None, ignore_index=-100):
+    """token_cross_entropy(linear(hidden_states, weight, bias), labels, num_items_in_batch), without the logits.
 
-    hidden_states (..., C), weight (V, C), labels (...) aligned with the hidden states (already shifted for a
-    causal LM), `ignore_index` skipped; the mean over the labelled tokens, or their sum / `num_items_in_batch`.
+    hidden_states (..., C), weight (V, C), bias (V,) or None, labels (...) aligned with the hidden states (already
+    shifted for a causal LM), `ignore_index` skipped; the mean over the labelled tokens, or their sum /
+    `num_items_in_batch`.
     """
     hidden_rows, labels = hidden_states.reshape(-1, hidden_states.shape[-1]), labels.reshape(-1)  # (N, C), (N,)
     labels = labels.to(hidden_rows.device)
@@ -47,55 +48,60 @@ def linear_cross_entropy(hidden_states, weight, labels, num_items_in_batch=None,
                         f"labels must be ids in [0, {vocab_size}) or {ignore_index} (ignored)")
     divisor = (labels != ignore_index).sum() if num_items_in_batch is None else num_items_in_batch
     divisor = torch.as_tensor(divisor, device=hidden_rows.device, dtype=torch.float32)
-    return _LinearCrossEntropy.apply(hidden_rows, weight, labels, divisor, ignore_index)
+    return _LinearCrossEntropy.apply(hidden_rows, weight, bias, labels, divisor, ignore_index)
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
-    """The loss of (N, C) hidden states through a (V, C) weight, summed / divisor; gradients computed in the
-    forward pass."""
+    """The loss of (N, C) hidden states through a (V, C) weight and a (V,) bias or None, summed / divisor;
+    gradients computed in the forward pass."""
 
     @staticmethod
-    def forward(ctx, hidden_rows, weight, labels, divisor, ignore_index):
+    def forward(ctx, hidden_rows, weight, bias, labels, divisor, ignore_index):
         compute_dtype = _compute_dtype(hidden_rows)
-        need_hidden_grad, need_weight_grad = ctx.needs_input_grad[:2]
+        need_hidden_grad, need_weight_grad, need_bias_grad = ctx.needs_input_grad[:3]
         vocab_size = weight.shape[0]
-        head = weight.to(compute_dtype)  # cast once, not per chunk (autocast would, per product)
+        # Cast once, not per chunk (autocast would, per product).
+        head, head_bias = weight.to(compute_dtype), None if bias is None else bias.to(compute_dtype)
         if padding := _vocabulary_padding(vocab_size, head.device):
             # Zero rows, masked out of the softmax: their logits get no probability, their gradient is cut off.
             head = torch.nn.functional.pad(head, (0, 0, 0, padding))  # (V', C)
+            head_bias = None if bias is None else torch.nn.functional.pad(head_bias, (0, padding))  # (V',)
         grad_hidden = torch.empty_like(hidden_rows) if need_hidden_grad else None  # (N, C)
-        grad_weight = None  # (V', C) fp32, summed over the chunks
+        grad_weight = grad_bias = None  # (V', C) and (V',) in fp32, summed over the chunks
         total = torch.zeros((), device=hidden_rows.device, dtype=torch.float32)
         budget = _CHUNK_ELEMENTS_CUDA if hidden_rows.is_cuda else _CHUNK_ELEMENTS
         chunks = -(-hidden_rows.shape[0] * head.shape[0] // budget)  # ceil
         rows_per_chunk = max(1, -(-hidden_rows.shape[0] // chunks))
         loss_and_gradient = _compiled_loss_and_gradient if hidden_rows.is_cuda else _loss_and_gradient
         for start in range(0, hidden_rows.shape[0], rows_per_chunk):
-            rows = hidden_rows[start:start + rows_per_chunk].to(compute_dtype)  # (n, C)
-            # (the logits passed on, not kept here: the eager function frees them once read)
-            loss, grad_logits = loss_and_gradient(linear(rows, head), labels[start:start + rows_per_chunk],
-                                                  vocab_size, ignore_index)  # (), (n, V') in the compute dtype
+            chunk = slice(start, start + rows_per_chunk)
+            rows = hidden_rows[chunk].to(compute_dtype)  # (n, C)
+            # The logits go straight in, not kept here: the eager function frees them once read.
+            loss, grad_logits = loss_and_gradient(linear(rows, head, head_bias), labels[chunk], vocab_size,
+                                                  ignore_index)  # (), (n, V') in the compute dtype
             total += loss
             if need_hidden_grad:
-                grad_hidden[start:start + rows_per_chunk] = linear(grad_logits, head.t())  # (n, V') -> (n, C)
+                grad_hidden[chunk] = linear(grad_logits, head.t())  # (n, V') -> (n, C)
             if need_weight_grad:
                 # As (C, n) x (V', n) -> (C, V')ᵀ: a transposed first operand is copied by oneDNN (linear.py),
                 # and (C, n) is far smaller than (V', n).
                 chunk_grad = linear(rows.t(), grad_logits.t()).t()  # (V', C)
                 grad_weight = chunk_grad.float() if grad_weight is None else grad_weight.add_(chunk_grad)
-        if need_weight_grad:
-            grad_weight = grad_weight[:vocab_size].to(weight.dtype)  # (V, C)
-        ctx.save_for_backward(grad_hidden, grad_weight, divisor)
+            if need_bias_grad:
+                chunk_grad = grad_logits.sum(0, dtype=torch.float32)  # (V',)
+                grad_bias = chunk_grad if grad_bias is None else grad_bias.add_(chunk_grad)
+        grad_weight = None if grad_weight is None else grad_weight[:vocab_size].to(weight.dtype)  # (V, C)
+        grad_bias = None if grad_bias is None else grad_bias[:vocab_size].to(bias.dtype)  # (V,)
+        ctx.save_for_backward(grad_hidden, grad_weight, grad_bias, divisor)
         return total / divisor  # NaN with nothing labelled (0 / 0), as transformers' loss
 
     @staticmethod
     def backward(ctx, grad_loss):
-        grad_hidden, grad_weight, divisor = ctx.saved_tensors
+        *gradients, divisor = ctx.saved_tensors  # of the hidden states, the weight, the bias (None if not needed)
         # Nothing labelled: zero gradients, as transformers' loss gives (not 0 x 1/0 = NaN).
         scale = grad_loss.float() * torch.where(divisor > 0, 1 / divisor, 0.0)  # ()
-        grad_hidden = None if grad_hidden is None else (grad_hidden * scale).to(grad_hidden.dtype)
-        grad_weight = None if grad_weight is None else (grad_weight * scale).to(grad_weight.dtype)
-        return grad_hidden, grad_weight, None, None, None
+        gradients = [None if grad is None else (grad * scale).to(grad.dtype) for grad in gradients]
+        return *gradients, None, None, None
 
 
 def _vocabulary_padding(vocab_size, device):

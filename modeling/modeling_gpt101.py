@@ -190,7 +190,7 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
                 shifted = nn.functional.pad(labels, (0, 1), value=-100)[..., 1:]  # (B, T), the last one ignored
             if fused:
                 loss = linear_cross_entropy(hidden_states, self.lm_head.weight, shifted,
-                                            kwargs.get("num_items_in_batch"))
+                                            num_items_in_batch=kwargs.get("num_items_in_batch"))
             else:
                 loss = token_cross_entropy(logits, shifted, kwargs.get("num_items_in_batch"))
         output = CausalLMOutputWithPast(loss=loss, logits=logits, hidden_states=outputs.hidden_states,

@@ -38,6 +38,7 @@ from .blocks import (
 )
 from .configuration_seq2seq101 import Seq2Seq101Config
 from .linear import Linear
+from .linear_cross_entropy import linear_cross_entropy
 
 
 def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
@@ -301,7 +302,11 @@ class Seq2Seq101Model(Seq2Seq101PreTrainedModel):
 class Seq2Seq101ForConditionalGeneration(Seq2Seq101PreTrainedModel, GenerationMixin):
     """Translation: next-target-token logits (B, T, V) given the source. With `labels` (B, T) — the target
     followed by </s>, -100 where ignored — the labels are shifted right into `decoder_input_ids` (unless given)
-    and the mean cross-entropy over the non-ignored positions is returned."""
+    and the mean cross-entropy over the non-ignored positions is returned.
+
+    With `config.fused_linear_cross_entropy` (for training), labels given and gradients on, the output layer and
+    the loss run together a chunk of rows at a time and the output has no logits (`logits=None`): the same loss
+    and gradients, without the (B, T, V) logits in memory (modeling/linear_cross_entropy.py)."""
 
     _tied_weights_keys = {"lm_head.weight": "model.shared.weight",
                           "model.encoder.embed_tokens.weight": "model.shared.weight",
@@ -348,13 +353,17 @@ class Seq2Seq101ForConditionalGeneration(Seq2Seq101PreTrainedModel, GenerationMi
             decoder_inputs_embeds=decoder_inputs_embeds, use_cache=use_cache, output_attentions=output_attentions,
             output_hidden_states=output_hidden_states, return_dict=True,
         )
-        logits = self.lm_head(outputs.last_hidden_state)  # (B, T, C) -> (B, T, V)
-
-        loss = None
-        if labels is not None:
-            # Labels are already aligned with the logits (the shift happened on the decoder inputs), so this is
-            # plain cross-entropy — not `self.loss_function`, whose causal-LM variant would shift them again.
-            loss = token_cross_entropy(logits, labels, kwargs.get("num_items_in_batch"))
+        hidden_states = outputs.last_hidden_state
+        logits = loss = None
+        # Labels are already aligned with the outputs (the shift happened on the decoder inputs), so the loss is
+        # plain cross-entropy — not `self.loss_function`, whose causal-LM variant would shift them again.
+        if labels is not None and self.config.fused_linear_cross_entropy and torch.is_grad_enabled():
+            loss = linear_cross_entropy(hidden_states, self.lm_head.weight, labels, bias=self.lm_head.bias,
+                                        num_items_in_batch=kwargs.get("num_items_in_batch"))
+        else:
+            logits = self.lm_head(hidden_states)  # (B, T, C) -> (B, T, V)
+            if labels is not None:
+                loss = token_cross_entropy(logits, labels, kwargs.get("num_items_in_batch"))
         output = Seq2SeqLMOutput(
             loss=loss,
             logits=logits,

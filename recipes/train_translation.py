@@ -163,6 +163,9 @@ def main(argv: list[str] | None = None) -> dict:
         decoder_attention_heads=model_args.attention_heads, encoder_ffn_dim=ffn_dim, decoder_ffn_dim=ffn_dim,
         dropout=model_args.dropout, max_position_embeddings=model_args.max_length,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        # The output layer and the loss chunk by chunk, without the (B, T, V) logits: same loss and gradients,
+        # less memory (docs/benchmarks.md). Off again in the exported model, which returns logits as Marian does.
+        fused_linear_cross_entropy=True,
     )
     model = Seq2Seq101ForConditionalGeneration(config)
     print(f"model: {model.num_parameters() / 1e6:.2f}M parameters")
@@ -192,6 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     # Decode in fp32 without accelerate's autocast wrapper around forward: the exported weights are fp32, so
     # evaluate_translation.py on output_dir/model then reproduces these scores exactly.
     model = accelerator.unwrap_model(model, keep_fp32_wrapper=False).float()
+    model.config.fused_linear_cross_entropy = False
     generation = {"num_beams": data_args.num_beams, "length_penalty": data_args.length_penalty,
                   "batch_size": data_args.eval_batch_size}
     records = []

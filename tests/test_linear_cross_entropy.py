@@ -1,26 +1,29 @@
 """modeling/linear_cross_entropy.py: the head and the loss in one step, chunk by chunk — the loss and gradients of
-the head followed by `token_cross_entropy`, and GPT101's `fused_linear_cross_entropy` option around it."""
+the head followed by `token_cross_entropy`, and the `fused_linear_cross_entropy` option of GPT101 and Seq2Seq101
+around it."""
 import copy
 
 import pytest
 import torch
 
-from hf_transformer101 import GPT101Config, GPT101ForCausalLM
+from hf_transformer101 import GPT101Config, GPT101ForCausalLM, Seq2Seq101Config, Seq2Seq101ForConditionalGeneration
 from hf_transformer101.modeling import linear_cross_entropy as fused
 from hf_transformer101.modeling.blocks import token_cross_entropy
 from hf_transformer101.modeling.linear import linear
 
 
-def reference(hidden, weight, labels, num_items_in_batch=None):
-    return token_cross_entropy(linear(hidden, weight), labels, num_items_in_batch)
+def reference(hidden, weight, labels, bias=None, num_items_in_batch=None):
+    return token_cross_entropy(linear(hidden, weight, bias), labels, num_items_in_batch)
 
 
-def loss_and_gradients(function, hidden, weight, labels, precision=None, **kwargs):
+def loss_and_gradients(function, hidden, weight, labels, precision=None, bias=None, **kwargs):
+    """The loss and the gradients of the hidden states, the weight and (if given) the bias."""
     hidden, weight = hidden.clone().requires_grad_(), weight.clone().requires_grad_()
+    bias = None if bias is None else bias.clone().requires_grad_()
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        loss = function(hidden, weight, labels, **kwargs)
+        loss = function(hidden, weight, labels, bias=bias, **kwargs)
     loss.backward()
-    return loss.detach(), hidden.grad, weight.grad
+    return loss.detach(), hidden.grad, weight.grad, *([] if bias is None else [bias.grad])
 
 
 def inputs(rows=200, hidden_size=16, vocab_size=101, ignored=0.2, seed=0):
@@ -33,14 +36,17 @@ def inputs(rows=200, hidden_size=16, vocab_size=101, ignored=0.2, seed=0):
 
 @pytest.mark.parametrize("chunk_rows", [1000, 64, 7])  # one chunk, several, several with a short last one
 @pytest.mark.parametrize("padding", [False, True])  # the padded head that CUDA takes, forced here
-def test_loss_and_gradients_are_those_of_the_head_then_the_loss(monkeypatch, chunk_rows, padding):
+@pytest.mark.parametrize("with_bias", [False, True])  # Seq2Seq101's head has one (Marian's final_logits_bias)
+def test_loss_and_gradients_are_those_of_the_head_then_the_loss(monkeypatch, chunk_rows, padding, with_bias):
     hidden, weight, labels = inputs()
+    bias = torch.randn(101, generator=torch.Generator().manual_seed(2)) if with_bias else None
     monkeypatch.setattr(fused, "_CHUNK_ELEMENTS", chunk_rows * (128 if padding else 101))
     if padding:
         monkeypatch.setattr(fused, "_vocabulary_padding", lambda vocab_size, device: -vocab_size % 64)
-    expected = loss_and_gradients(reference, hidden, weight, labels)
-    for name, value, want in zip(("loss", "hidden grad", "weight grad"),
-                                 loss_and_gradients(fused.linear_cross_entropy, hidden, weight, labels), expected):
+    expected = loss_and_gradients(reference, hidden, weight, labels, bias=bias)
+    got = loss_and_gradients(fused.linear_cross_entropy, hidden, weight, labels, bias=bias)
+    assert len(got) == len(expected) == (4 if with_bias else 3)
+    for name, value, want in zip(("loss", "hidden grad", "weight grad", "bias grad"), got, expected):
         torch.testing.assert_close(value, want, rtol=1e-5, atol=1e-7, msg=name)
 
 
@@ -51,7 +57,7 @@ def test_sum_over_num_items_in_batch_and_a_scaled_loss():
     items = 3 * int((labels != -100).sum())
 
     def scaled(function):
-        return lambda *args: 2.5 * function(*args, num_items_in_batch=items)
+        return lambda *args, **kwargs: 2.5 * function(*args, **kwargs, num_items_in_batch=items)
 
     expected = loss_and_gradients(scaled(reference), hidden, weight, labels)
     for value, want in zip(loss_and_gradients(scaled(fused.linear_cross_entropy), hidden, weight, labels), expected):
@@ -103,61 +109,82 @@ def test_a_label_outside_the_vocabulary_is_refused(bad_label):
         fused.linear_cross_entropy(hidden, weight, labels)
 
 
-def gpt_pair(vocab_size=300):
+def model_pair(family, vocab_size=300):
+    """(our model, the same with the option on, a batch with labels), dropout off."""
     torch.manual_seed(0)
-    config = GPT101Config(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                          max_position_embeddings=64, hidden_dropout_prob=0.0, embedding_dropout_prob=0.0,
-                          attention_probs_dropout_prob=0.0, bos_token_id=None, eos_token_id=None)
-    plain = GPT101ForCausalLM(config).train()
-    with_fused = copy.deepcopy(plain)
+    generator = torch.Generator().manual_seed(1)
+    if family == "gpt":
+        config = GPT101Config(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                              max_position_embeddings=64, hidden_dropout_prob=0.0, embedding_dropout_prob=0.0,
+                              attention_probs_dropout_prob=0.0, bos_token_id=None, eos_token_id=None)
+        plain = GPT101ForCausalLM(config)
+        ids = torch.randint(0, vocab_size, (3, 40), generator=generator)
+        batch = {"input_ids": ids, "labels": ids}
+    else:
+        config = Seq2Seq101Config(vocab_size=vocab_size, d_model=32, encoder_layers=2, decoder_layers=2,
+                                  encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
+                                  decoder_ffn_dim=64, dropout=0.0, max_position_embeddings=64)
+        plain = Seq2Seq101ForConditionalGeneration(config)
+        with torch.no_grad():  # a non-zero bias (Marian's final_logits_bias; ours starts at zero)
+            plain.lm_head.bias.normal_(generator=generator)
+        labels = torch.randint(3, vocab_size, (3, 20), generator=generator)
+        labels[1, 15:] = -100  # a padded target
+        batch = {"input_ids": torch.randint(3, vocab_size, (3, 24), generator=generator), "labels": labels}
+    with_fused = copy.deepcopy(plain.train())
     with_fused.config.fused_linear_cross_entropy = True
-    return plain, with_fused, torch.randint(0, vocab_size, (3, 40), generator=torch.Generator().manual_seed(1))
+    return plain, with_fused, batch
 
 
-def step(model, ids, **kwargs):
+def step(model, batch):
     model.zero_grad()
-    output = model(ids, labels=ids, **kwargs)
+    output = model(**batch)
     output.loss.backward()
-    return output, {name: p.grad.clone() for name, p in model.named_parameters()}
+    return output, {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
-@pytest.mark.parametrize("checkpointing", [False, True])
-def test_gpt101_option_trains_the_same_and_returns_no_logits(checkpointing):
-    plain, with_fused, ids = gpt_pair()
-    if checkpointing:
-        for model in (plain, with_fused):
-            model.gradient_checkpointing_enable()
-    (expected, expected_grads), (output, grads) = step(plain, ids), step(with_fused, ids)
-    assert output.logits is None and expected.logits is not None
+def assert_same_step(expected_step, step):
+    (expected, expected_grads), (output, grads) = expected_step, step
     torch.testing.assert_close(output.loss, expected.loss, rtol=1e-6, atol=1e-6)
-    for name, grad in grads.items():  # the tied embedding gets both the head's and the input's gradient
+    assert grads.keys() == expected_grads.keys()
+    for name, grad in grads.items():  # tied embeddings get both the head's and the input's gradient
         torch.testing.assert_close(grad, expected_grads[name], rtol=1e-5, atol=1e-7, msg=name)
 
 
-def test_gpt101_option_keeps_logits_without_gradients_or_labels():
+@pytest.mark.parametrize("family", ["gpt", "seq2seq"])
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_the_option_trains_the_same_and_returns_no_logits(family, checkpointing):
+    plain, with_fused, batch = model_pair(family)
+    if checkpointing:
+        for model in (plain, with_fused):
+            model.gradient_checkpointing_enable()
+    expected, output = step(plain, batch), step(with_fused, batch)
+    assert output[0].logits is None and expected[0].logits is not None
+    assert_same_step(expected, output)
+
+
+@pytest.mark.parametrize("family", ["gpt", "seq2seq"])
+def test_the_option_keeps_logits_without_gradients_or_labels(family):
     """Evaluation (no_grad, e.g. Trainer's) and generation still get logits: the option acts in training only."""
-    plain, with_fused, ids = gpt_pair()
+    plain, with_fused, batch = model_pair(family)
     with torch.no_grad():
-        expected, output = plain(ids, labels=ids), with_fused(ids, labels=ids)
+        expected, output = plain(**batch), with_fused(**batch)
     torch.testing.assert_close(output.logits, expected.logits)
     torch.testing.assert_close(output.loss, expected.loss)
-    assert with_fused(ids).logits.shape == (3, 40, 300)
-    assert with_fused.generate(ids[:1, :5], max_new_tokens=3, do_sample=False).shape == (1, 8)
+    ids = batch["input_ids"][:1, :5]
+    generated = with_fused.generate(ids, max_new_tokens=3, min_new_tokens=3, do_sample=False)
+    assert torch.equal(generated, plain.generate(ids, max_new_tokens=3, min_new_tokens=3, do_sample=False))
 
 
-def test_gpt101_option_under_torch_compile():
+def test_the_option_under_torch_compile():
     """A compiled model breaks its graph before the fused loss, which runs eagerly: the same loss and gradients
     (aot_eager: the graph machinery without inductor's slow CPU compilation)."""
-    plain, with_fused, ids = gpt_pair()
-    expected, expected_grads = step(plain, ids)
-    compiled = torch.compile(with_fused, backend="aot_eager")
-    output, grads = step(compiled, ids)
-    torch.testing.assert_close(output.loss, expected.loss, rtol=1e-6, atol=1e-6)
-    for name, grad in grads.items():
-        torch.testing.assert_close(grad, expected_grads[name.removeprefix("_orig_mod.")], rtol=1e-5, atol=1e-7)
+    plain, with_fused, batch = model_pair("gpt")
+    expected = step(plain, batch)
+    output, grads = step(torch.compile(with_fused, backend="aot_eager"), batch)
+    assert_same_step(expected, (output, {name.removeprefix("_orig_mod."): grad for name, grad in grads.items()}))
 
 
 def test_the_option_is_saved_with_the_config(tmp_path):
-    _, with_fused, _ = gpt_pair()
+    _, with_fused, _ = model_pair("gpt")
     with_fused.save_pretrained(tmp_path)
     assert GPT101ForCausalLM.from_pretrained(tmp_path).config.fused_linear_cross_entropy is True

@@ -115,6 +115,7 @@ def test_train_translation_debug_scores_validation_and_test_and_exports(translat
     folder = translation_run / "model"
     model, tokenizer = AutoModelForSeq2SeqLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
     assert type(model).__name__ == "Seq2Seq101ForConditionalGeneration"
+    assert model.config.fused_linear_cross_entropy is False  # trained with it; exported to return logits
     assert isinstance(translate(model, tokenizer, "ein mann läuft.", num_beams=2, max_new_tokens=8), str)
     assert "bleu" in (folder / "README.md").read_text()  # the card's model-index, from bleu.json
 
