@@ -77,24 +77,26 @@ class _OneDNNLinear(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             grad_inputs = _onednn_product(grad_output, weight.t())  # (..., O) x (I, O) -> (..., I)
         if ctx.needs_input_grad[1]:
-            input_rows = inputs.reshape(-1, weight.shape[1])  # (N, I)
-            # oneDNN copies its first operand when it is transposed (the second it reads in place), and autograd
-            # copies a transposed weight gradient into the weight's layout: of the two ways to compute it, take
-            # the one that copies less — e.g. (N, 384) + (1536, 384) rather than (N, 1536) for the MLP's first
-            # layer at N = 2048.
-            (rows, in_features), out_features = input_rows.shape, weight.shape[0]
-            if rows * in_features + out_features * in_features < rows * out_features:
-                grad_weight = _onednn_product(input_rows.t(), grad_rows.t()).t()  # (I, N) x (O, N) -> (I, O)ᵀ
-            else:
-                grad_weight = _onednn_product(grad_rows.t(), input_rows.t())  # (O, N) x (I, N) -> (O, I)
+            grad_weight = _onednn_weight_gradient(grad_rows, inputs.reshape(-1, weight.shape[1]))  # (O, I)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_bias = grad_rows.sum(0)  # (O,)
         return grad_inputs, grad_weight, grad_bias
 
 
-def linear(inputs, weight, bias=None):
-    """F.linear, with fp32 CPU products on oneDNN where that path applies (see the module docstring)."""
-    if (
+def _onednn_weight_gradient(grad_rows, input_rows):
+    """(N, O)ᵀ x (N, I) -> (O, I) on oneDNN. oneDNN copies its first operand when it is transposed (the second it
+    reads in place), and autograd copies a transposed weight gradient into the weight's layout: of the two ways to
+    compute it, take the one that copies less — e.g. (N, 384) + (1536, 384) rather than (N, 1536) for the MLP's
+    first layer at N = 2048. The result may be a transposed view."""
+    (rows, in_features), out_features = input_rows.shape, grad_rows.shape[1]
+    if rows * in_features + out_features * in_features < rows * out_features:
+        return _onednn_product(input_rows.t(), grad_rows.t()).t()  # (I, N) x (O, N) -> (I, O)ᵀ
+    return _onednn_product(grad_rows.t(), input_rows.t())  # (O, N) x (I, N) -> (O, I)
+
+
+def _onednn_applies(inputs, weight, bias=None):
+    """Whether the product inputs @ weight.T (+ bias) takes the oneDNN path (see the module docstring)."""
+    return (
         onednn_linear_active()
         and inputs.device.type == "cpu"
         and inputs.dtype == weight.dtype == torch.float32
@@ -105,9 +107,24 @@ def linear(inputs, weight, bias=None):
         and (weight.numel() >= _MIN_WEIGHT_ELEMENTS or inputs.numel() * weight.shape[0] >= _MIN_MULTIPLY_ADDS)
         and not torch.is_autocast_enabled("cpu")
         and not torch._C._are_functorch_transforms_active()
-    ):
+    )
+
+
+def linear(inputs, weight, bias=None):
+    """F.linear, with fp32 CPU products on oneDNN where that path applies (see the module docstring)."""
+    if _onednn_applies(inputs, weight, bias):
         return _OneDNNLinear.apply(inputs, weight, bias)
     return nn.functional.linear(inputs, weight, bias)
+
+
+def weight_gradient(grad_rows, input_rows):
+    """The weight gradient of a linear layer, (N, O)ᵀ x (N, I) -> (O, I), for code that computes it itself: on
+    oneDNN where `linear` would use it (possibly as a transposed view, see `_onednn_weight_gradient`), else one
+    torch product — whose (O, I) result is contiguous, so that adding it to the weight's gradient reads memory
+    in order (under bf16 autocast, a transposed (V, C) gradient cost 3.5 ms more per Seq2Seq CPU step)."""
+    if _onednn_applies(grad_rows.t(), input_rows.t()):
+        return _onednn_weight_gradient(grad_rows, input_rows)
+    return torch.mm(grad_rows.t(), input_rows)
 
 
 class Linear(nn.Linear):

@@ -20,7 +20,7 @@ standard library, torch and transformers.
 import torch
 
 from .blocks import CompiledOnce
-from .linear import linear
+from .linear import linear, weight_gradient
 
 # A chunk's logits stay under this many elements, the rows shared evenly between the chunks. Fewer, larger
 # chunks run faster — each streams the weight again and adds its weight gradient to the sum — and smaller ones
@@ -83,9 +83,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             if need_hidden_grad:
                 grad_hidden[chunk] = linear(grad_logits, head.t())  # (n, V') -> (n, C)
             if need_weight_grad:
-                # As (C, n) x (V', n) -> (C, V')ᵀ: a transposed first operand is copied by oneDNN (linear.py),
-                # and (C, n) is far smaller than (V', n).
-                chunk_grad = linear(rows.t(), grad_logits.t()).t()  # (V', C)
+                chunk_grad = weight_gradient(grad_logits, rows)  # (n, V')ᵀ x (n, C) -> (V', C)
                 grad_weight = chunk_grad.float() if grad_weight is None else grad_weight.add_(chunk_grad)
             if need_bias_grad:
                 chunk_grad = grad_logits.sum(0, dtype=torch.float32)  # (V',)

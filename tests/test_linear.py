@@ -56,6 +56,24 @@ def test_values_and_gradients_match_float64(bias, expanded_gradient, transposed_
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-5 * expected.abs().max().item())
 
 
+@pytest.mark.parametrize("features", [(32, 256), (128, 96)], ids=["widening", "narrowing"])  # both oneDNN forms
+@pytest.mark.parametrize("path", ["onednn", "torch", "bf16-autocast"])
+def test_weight_gradient_is_the_product_of_the_gradient_and_the_inputs(features, path, torch_linear_only):
+    """`weight_gradient` (for code that computes a layer's gradient itself, e.g. the fused loss): (N, O)ᵀ (N, I),
+    on oneDNN where `linear` would go there, else one torch product with a contiguous result."""
+    in_features, out_features = features
+    generator = torch.Generator().manual_seed(0)
+    grad_rows, input_rows = torch.randn(256, out_features, generator=generator), torch.randn(256, in_features,
+                                                                                             generator=generator)
+    onednn.use_onednn_linear(path == "onednn")
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=path == "bf16-autocast"):
+        got = onednn.weight_gradient(grad_rows, input_rows)
+    expected = grad_rows.double().t() @ input_rows.double()  # (O, I)
+    tolerance = 1e-2 if path == "bf16-autocast" else 1e-5
+    torch.testing.assert_close(got.double(), expected, rtol=0, atol=tolerance * expected.abs().max().item())
+    assert got.is_contiguous() or path == "onednn"
+
+
 def test_linear_module_is_an_nn_linear_with_the_same_state_dict():
     torch.manual_seed(0)
     layer = onednn.Linear(256, 128)
