@@ -389,15 +389,22 @@ def plot(report, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def named(text, candidate):
+        return text if candidate == "ours" else f"{text} [{candidate}]"
+
     labels, speedups = [], []
     for part in ("train", "inference", "generation"):
         for setting, result in report.get(part, {}).items():
             for name, value in result.items():
                 if isinstance(value, dict) and "speedup" in value:
-                    labels.append(f"{part} {setting}" + (f" [{name}]" if name != "ours" else ""))
+                    labels.append(named(f"{part} {setting}", name))
                     speedups.append(value["speedup"])
-    memory = [(f"train {p} peak memory", r["peak_memory_bytes"]["ratio"]) for p, r in report.get("train", {}).items()]
-    figure, axes = plt.subplots(1, 2, figsize=(12, 0.45 * max(len(labels), 3) + 1.5),
+    memory = []  # (label, the candidate's peak / HF's), for ours and our other candidates
+    for precision, result in report.get("train", {}).items():
+        peaks = result["peak_memory_bytes"]
+        memory += [(named(f"train {precision} peak memory", name), peak / max(peaks["hf"], 1))
+                   for name, peak in peaks.items() if name not in ("hf", "ratio")]
+    figure, axes = plt.subplots(1, 2, figsize=(12, 0.45 * max(len(labels), len(memory), 3) + 1.5),
                                 gridspec_kw={"width_ratios": [3, 1.3]})
     axes[0].barh(labels, speedups, color=["tab:green" if s >= 1 else "tab:red" for s in speedups])
     axes[0].axvline(1.0, color="black", linewidth=1)
@@ -412,7 +419,9 @@ def plot(report, path):
     else:
         axes[1].axis("off")
     device = report["machine"].get("gpu", report["machine"]["cpu"])
-    figure.suptitle(f"{report['family']} vs {report['reference_class']}, size {report['size']}, {device}")
+    vocab = report["config"]["vocab"]
+    vocabulary = "" if vocab == SIZES[report["family"]][report["size"]].vocab else f" (vocabulary {vocab:,})"
+    figure.suptitle(f"{report['family']} vs {report['reference_class']}, size {report['size']}{vocabulary}, {device}")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
