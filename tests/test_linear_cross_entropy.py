@@ -188,3 +188,29 @@ def test_the_option_is_saved_with_the_config(tmp_path):
     _, with_fused, _ = model_pair("gpt")
     with_fused.save_pretrained(tmp_path)
     assert GPT101ForCausalLM.from_pretrained(tmp_path).config.fused_linear_cross_entropy is True
+
+
+def test_trainer_with_gradient_accumulation_trains_the_same(tmp_path):
+    """`Trainer` passes `num_items_in_batch` under gradient accumulation and reads only the loss in training;
+    its evaluation (no_grad) gets logits. Three optimizer steps of two micro-batches each, option on and off:
+    the same weights and the same evaluation loss (SGD: Adam would blow float rounding up to a step's size)."""
+    from transformers import Trainer, TrainingArguments
+
+    plain, with_fused, batch = model_pair("gpt")
+    rows = [{"input_ids": ids, "labels": ids} for ids in torch.randint(0, 300, (12, 16),
+                                                                      generator=torch.Generator().manual_seed(3))]
+    initial = plain.model.embed_tokens.weight.detach().clone()
+    results = []
+    for model in (plain, with_fused):
+        args = TrainingArguments(output_dir=str(tmp_path / str(len(results))), per_device_train_batch_size=2,
+                                 gradient_accumulation_steps=2, max_steps=3, learning_rate=0.5, optim="sgd",
+                                 report_to=[],
+                                 use_cpu=True, save_strategy="no", logging_strategy="no", seed=0)
+        trainer = Trainer(model=model, args=args, train_dataset=rows, eval_dataset=rows[:4])
+        trainer.train()
+        results.append((trainer.evaluate()["eval_loss"], {k: v.clone() for k, v in model.state_dict().items()}))
+    (expected_loss, expected_weights), (loss, weights) = results
+    assert loss == pytest.approx(expected_loss, rel=1e-5)
+    assert not torch.allclose(weights["model.embed_tokens.weight"], initial)  # it trained
+    for name, weight in weights.items():
+        torch.testing.assert_close(weight, expected_weights[name], rtol=1e-4, atol=1e-6)
