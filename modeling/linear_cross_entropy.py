@@ -5,10 +5,10 @@ once. With a large vocabulary these logits are the biggest tensor of a training 
 16384 x 50257 logits, 3.3 GB in fp32, more than the 124M model and its optimizer state together — and eager
 PyTorch writes and reads several tensors that size (the logits, their fp32 log-probabilities, the gradient of
 each). Here, for a chunk of rows at a time, the logits are computed, the loss read off them, and their gradient
-(softmax(x) - onehot(y)) written over them in place and multiplied straight into the gradients of the hidden
-states and of the weight. The backward pass then only scales those two by the loss's incoming gradient. This is
-the scheme of Liger-Kernel's fused linear cross-entropy (Hsu et al. 2024) and of Apple's cut cross-entropy,
-in plain PyTorch: the same loss and gradients as `linear` followed by `token_cross_entropy`.
+(softmax(x) - onehot(y)) written over their log-probabilities in place and multiplied straight into the
+gradients of the hidden states and of the weight. The backward pass then only scales those two by the loss's
+incoming gradient. This is the scheme of Liger-Kernel's fused linear cross-entropy (Hsu et al. 2024), in plain
+PyTorch: the same loss and gradients as `linear` followed by `token_cross_entropy`.
 
 The price: no logits to return (a model gives `logits=None` on this path), and the gradients are computed in
 the forward pass even when no backward pass follows (so it runs only where gradients are on).
@@ -62,7 +62,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         vocab_size = weight.shape[0]
         # Cast once, not per chunk (autocast would, per product).
         head, head_bias = weight.to(compute_dtype), None if bias is None else bias.to(compute_dtype)
-        if padding := _vocabulary_padding(vocab_size, head.device):
+        if padding := vocabulary_padding(vocab_size, head.device):
             # Zero rows, masked out of the softmax: their logits get no probability, their gradient is cut off.
             head = torch.nn.functional.pad(head, (0, 0, 0, padding))  # (V', C)
             head_bias = None if bias is None else torch.nn.functional.pad(head_bias, (0, padding))  # (V',)
@@ -70,7 +70,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad_weight = grad_bias = None  # (V', C) and (V',) in fp32, summed over the chunks
         total = torch.zeros((), device=hidden_rows.device, dtype=torch.float32)
         budget = _CHUNK_ELEMENTS_CUDA if hidden_rows.is_cuda else _CHUNK_ELEMENTS
-        chunks = -(-hidden_rows.shape[0] * head.shape[0] // budget)  # ceil
+        chunks = max(1, -(-hidden_rows.shape[0] * head.shape[0] // budget))  # ceil; 1 for an empty batch
         rows_per_chunk = max(1, -(-hidden_rows.shape[0] // chunks))
         loss_and_gradient = _compiled_loss_and_gradient if hidden_rows.is_cuda else _loss_and_gradient
         for start in range(0, hidden_rows.shape[0], rows_per_chunk):
@@ -102,9 +102,10 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return *gradients, None, None, None
 
 
-def _vocabulary_padding(vocab_size, device):
-    """Rows to add to the head: on CUDA up to a multiple of 64, as GPT101's `_logits` does (V = 50257, GPT-2's,
-    is not a multiple of 8, which keeps cuBLAS off its tensor-core kernels); none elsewhere."""
+def vocabulary_padding(vocab_size, device):
+    """Zero rows to add to an output layer for its products: on CUDA up to a multiple of 64 (V = 50257, GPT-2's,
+    is not a multiple of 8, which keeps cuBLAS off its tensor-core kernels; GPT101's `_logits` pads too), none
+    elsewhere."""
     return -vocab_size % 64 if device.type == "cuda" else 0
 
 

@@ -31,7 +31,7 @@ from .blocks import (
 )
 from .configuration_gpt101 import GPT101Config
 from .linear import Linear
-from .linear_cross_entropy import linear_cross_entropy
+from .linear_cross_entropy import linear_cross_entropy, vocabulary_padding
 
 
 class GPT101PreTrainedModel(PreTrainedModel):
@@ -160,10 +160,10 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
         model, its checkpoints and its outputs keep the true vocabulary.
         """
         vocab_size = self.lm_head.weight.shape[0]
-        padding = -vocab_size % 64
+        padding = vocabulary_padding(vocab_size, hidden_states.device)  # 0 but on CUDA
         # Decoding feeds a few positions: there, copying the padded weight would cost more than it saves.
         few_positions = hidden_states.shape[:-1].numel() < 1024
-        if not hidden_states.is_cuda or padding == 0 or few_positions or self.lm_head.bias is not None:
+        if padding == 0 or few_positions or self.lm_head.bias is not None:
             return self.lm_head(hidden_states)
         weight = nn.functional.pad(self.lm_head.weight, (0, 0, 0, padding))  # (V + pad, C), zero rows at the end
         return nn.functional.linear(hidden_states, weight)[..., :vocab_size].contiguous()  # (B, T, V)

@@ -42,7 +42,7 @@ def test_loss_and_gradients_are_those_of_the_head_then_the_loss(monkeypatch, chu
     bias = torch.randn(101, generator=torch.Generator().manual_seed(2)) if with_bias else None
     monkeypatch.setattr(fused, "_CHUNK_ELEMENTS", chunk_rows * (128 if padding else 101))
     if padding:
-        monkeypatch.setattr(fused, "_vocabulary_padding", lambda vocab_size, device: -vocab_size % 64)
+        monkeypatch.setattr(fused, "vocabulary_padding", lambda vocab_size, device: -vocab_size % 64)
     expected = loss_and_gradients(reference, hidden, weight, labels, bias=bias)
     got = loss_and_gradients(fused.linear_cross_entropy, hidden, weight, labels, bias=bias)
     assert len(got) == len(expected) == (4 if with_bias else 3)
@@ -82,6 +82,8 @@ def test_nothing_labelled_gives_a_nan_loss_and_zero_gradients_as_the_reference()
     assert torch.isnan(loss) and torch.isnan(expected[0])
     for gradient, want in zip(gradients, expected[1:]):
         assert not want.any() and not gradient.any()
+    empty = fused.linear_cross_entropy(hidden[:, :0], weight, labels[:, :0])  # no rows at all: NaN, no error
+    assert torch.isnan(empty) and torch.isnan(reference(hidden[:, :0], weight, labels[:, :0]))
 
 
 def test_the_chunk_kernel_compiled_as_on_cuda_equals_the_eager_one():
