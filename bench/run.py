@@ -179,6 +179,9 @@ def bench_train(models, batch, tokens, args, device, size, family):
             result["mfu"]["flops_per_token"], result["mfu"]["peak_flops"] = flops, peak
         results[precision] = result
         print(f"  train {precision}: " + summary(result, "tokens/s"), flush=True)
+        if "mfu" in result:
+            print(f"  train {precision} MFU: " + ", ".join(f"{name} {100 * result['mfu'][name]:.1f}%"
+                                                        for name in candidates), flush=True)
         if args.profile:
             for name in models:
                 path = args.out / f"profile-{run_name(family, device, args)}-{name}-{precision}.txt"

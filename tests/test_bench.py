@@ -58,18 +58,31 @@ def test_report_renders_the_json_as_markdown_tables(tmp_path, capsys):
     assert {"train fp32", "train fp32 peak memory", "generation batch_1 (ours_static_compiled)"} <= measured
 
 
+def test_report_shows_the_mfu_of_every_candidate_of_ours(tmp_path, capsys):
+    """GPU runs of GPT record the MFU of each candidate; the tables show ours' and HF's side by side."""
+    report = load("report")
+    gpu_run = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "gpu-2-h100" / "bench-gpt-cuda.json"
+    data = json.loads(gpu_run.read_text())
+    data["train"]["bf16"]["mfu"]["ours_fused"] = 0.3  # as a run with the fused loss records it
+    (tmp_path / "run.json").write_text(json.dumps(data))
+    assert report.main([str(tmp_path / "run.json")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "| train bf16 MFU | % | 27.7 | 11.5 | ours/HF = 2.40 |" in lines
+    assert "| train bf16 MFU (ours_fused) | % | 30.0 | 11.5 | ours/HF = 2.60 |" in lines
+
+
 def test_run_profiles_and_picks_the_attention_kernel(tmp_path):
     """--profile writes each model's torch.profiler table; --sdpa-backend names the kernel SDPA uses (and the
-    output files), for both models; --batch and --layers change the size."""
+    output files), for both models; --batch, --layers and --vocab change the size (--vocab: the files' names too)."""
     run = load("run")
     assert run.main(["--family", "gpt", "--size", "tiny", "--rounds", "1", "--parts", "train", "--precisions", "fp32",
-                     "--profile", "--sdpa-backend", "math", "--batch", "1", "--layers", "1", "--out", str(tmp_path),
-                     *THREADS]) == 0
-    report = json.loads((tmp_path / "bench-gpt-cpu-math.json").read_text())
+                     "--profile", "--sdpa-backend", "math", "--batch", "1", "--layers", "1", "--vocab", "50",
+                     "--out", str(tmp_path), *THREADS]) == 0
+    report = json.loads((tmp_path / "bench-gpt-cpu-math-vocab50.json").read_text())
     assert report["sdpa_backend"] == "math" and report["errors"] == []
-    assert (report["config"]["batch"], report["config"]["layers"]) == (1, 1)  # --batch and --layers
+    assert (report["config"]["batch"], report["config"]["layers"], report["config"]["vocab"]) == (1, 1, 50)
     for name in ("ours", "hf"):
-        table = (tmp_path / f"profile-gpt-cpu-math-{name}-fp32.txt").read_text()
+        table = (tmp_path / f"profile-gpt-cpu-math-vocab50-{name}-fp32.txt").read_text()
         assert "aten::bmm" in table and "Self CPU" in table  # the math kernel ran (batched products),
         assert "_scaled_dot_product_flash_attention" not in table  # not the flash one
 
