@@ -399,7 +399,7 @@ class CompiledOnce:
             self.compiled = torch.compile(self.function, dynamic=True)
         try:
             with warnings.catch_warnings():
-                # Inductor's note that it split a softmax's reduction (seen on an H100): about its kernel, not for users.
+                # Inductor's note that it split a softmax's reduction (seen on an H100): about its kernel, not users.
                 warnings.filterwarnings("ignore", message="Online softmax is disabled", category=UserWarning)
                 return self.compiled(*args)
         except Exception as error:

@@ -132,7 +132,8 @@ def test_bert101_export_fill_mask_and_classification_without_the_package(tmp_pat
     expected_token = tokenizer.decode([int(masked_lm(**inputs).logits[0, mask_position].argmax())])
     local_fill = fill(text, top_k=1)[0]
     assert local_fill["token_str"] == expected_token
-    expected_label = classifier.config.id2label[int(classifier(**tokenizer(TEXT[0], return_tensors="pt")).logits.argmax())]
+    logits = classifier(**tokenizer(TEXT[0], return_tensors="pt")).logits
+    expected_label = classifier.config.id2label[int(logits.argmax())]
     assert classify(TEXT[0])[0]["label"] == expected_label
 
     result = run_without_package(f"""
