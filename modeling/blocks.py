@@ -78,13 +78,13 @@ def sdpa_kernel_choice(config, query, key):
     the backward pass: a few MiB at these sizes.
     """
     use_math = (
-        not torch.compiler.is_compiling()  # first: what follows cannot be traced (math_sdp_enabled)
-        and getattr(config, "_attn_implementation", None) == "sdpa"
+        getattr(config, "_attn_implementation", None) == "sdpa"
+        and torch.backends.cuda.math_sdp_enabled()  # (for every device) not ruled out by an outer sdpa_kernel
         and query.device.type == "cpu"
         and query.dtype in (torch.bfloat16, torch.float16)
         and query.requires_grad
         and key.shape[-2] <= 128
-        and torch.backends.cuda.math_sdp_enabled()  # (for every device) not ruled out by an outer sdpa_kernel
+        and not torch.compiler.is_compiling()
     )
     return sdpa_kernel(SDPBackend.MATH) if use_math else contextlib.nullcontext()
 
