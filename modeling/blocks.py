@@ -18,14 +18,12 @@ This file is copied next to the model files when a model is exported to the Hub,
 standard library, torch and transformers.
 """
 
-import contextlib
 import dataclasses
 import math
 import warnings
 
 import torch
 from torch import nn
-from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
@@ -64,29 +62,6 @@ def attention_function(config):
     if implementation in (None, "eager"):
         return eager_attention
     return ALL_ATTENTION_FUNCTIONS[implementation]
-
-
-def sdpa_kernel_choice(config, query, key):
-    """The context to call attention in: SDPA's math kernel instead of its flash one when training on the CPU in
-    bf16/fp16 with at most 128 keys, else no change.
-
-    There, torch's CPU flash kernel is slow in its backward pass: forward + backward of SDPA on the project's CPU
-    box (2 threads, bf16) took 1.5-4x the math kernel's time for 32 to 128 keys (head size 32 or 64, 4 to 12
-    heads), and 0.8-1.05x from 192 keys on; in fp32 0.8-1.45x, no clear winner; forward alone, flash is as fast
-    or faster. BERT's and Seq2Seq's CPU training sizes (128 and 32 tokens) are in that range, GPT's (256) not.
-    The math kernel computes the same attention (upcast to fp32 inside) and keeps the (B, H, T, S) weights for
-    the backward pass: a few MiB at these sizes.
-    """
-    use_math = (
-        getattr(config, "_attn_implementation", None) == "sdpa"
-        and torch.backends.cuda.math_sdp_enabled()  # (for every device) not ruled out by an outer sdpa_kernel
-        and query.device.type == "cpu"
-        and query.dtype in (torch.bfloat16, torch.float16)
-        and query.requires_grad
-        and key.shape[-2] <= 128
-        and not torch.compiler.is_compiling()
-    )
-    return sdpa_kernel(SDPBackend.MATH) if use_math else contextlib.nullcontext()
 
 
 def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, dtype):
@@ -174,13 +149,12 @@ class MultiHeadAttention(nn.Module):
             if cache is not None:
                 key, value = cache.update(key, value, self.layer_idx)  # (B, H, S, D): past + new tokens
 
-        with sdpa_kernel_choice(self.config, query, key):
-            output, weights = attention_function(self.config)(
-                self, query, key, value, attention_mask,
-                dropout=self.attention_dropout if self.training else 0.0,
-                scaling=self.scaling,
-                output_attentions=output_attentions,
-            )
+        output, weights = attention_function(self.config)(
+            self, query, key, value, attention_mask,
+            dropout=self.attention_dropout if self.training else 0.0,
+            scaling=self.scaling,
+            output_attentions=output_attentions,
+        )
         output = output.reshape(batch, length, hidden_size)  # (B, T, H, D) -> (B, T, C): heads side by side
         return self.out_proj(output), weights
 

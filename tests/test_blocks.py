@@ -1,5 +1,4 @@
 """The lecture's building blocks, each checked against its textbook definition."""
-import contextlib
 import math
 
 import pytest
@@ -68,48 +67,6 @@ def test_cross_attention_reads_keys_and_values_from_the_other_sequence():
     assert output.shape == (1, 3, 8) and weights.shape == (1, 2, 3, 7)  # 3 target queries over 7 source keys
     changed, _ = cross(decoder_states, key_value_states=encoder_states + 1)
     assert not torch.allclose(output, changed)
-
-
-def test_sdpa_takes_its_math_kernel_for_short_bf16_training_on_the_cpu():
-    """CPU training in bf16 with <= 128 keys: SDPA's math kernel (its flash backward is 1.5-4x slower there);
-    everywhere else, whatever SDPA picks. The kernel is read off the profiler."""
-
-    class SdpaConfig:
-        _attn_implementation = "sdpa"
-
-    def kernels(length, dtype, training=True):
-        module = blocks.MultiHeadAttention(SdpaConfig(), 64, 4, is_causal=True)
-        hidden = torch.randn(2, length, 64)
-        with (torch.profiler.profile() as profile, torch.autocast("cpu", enabled=dtype != "fp32"),
-              torch.set_grad_enabled(training)):
-            module(hidden)
-        names = {event.key for event in profile.key_averages()}
-        kinds = {"flash": "_scaled_dot_product_flash_attention", "math": "_scaled_dot_product_attention_math"}
-        return {kind for kind, op in kinds.items() if any(op in name for name in names)}
-
-    assert kernels(128, "bf16") == {"math"}
-    assert kernels(129, "bf16") == {"flash"}  # longer: flash
-    assert kernels(32, "fp32") == {"flash"}  # fp32: no clear winner, SDPA's own choice
-    assert kernels(32, "bf16", training=False) == {"flash"}  # inference: flash is as fast or faster
-    with torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.FLASH_ATTENTION]):
-        assert kernels(32, "bf16") == {"flash"}  # a caller's explicit choice stands
-
-    # The same attention either way, to bf16 rounding: output and gradients, with a padding mask.
-    torch.manual_seed(0)
-    module = blocks.MultiHeadAttention(SdpaConfig(), 64, 4, is_causal=False)
-    hidden = torch.randn(2, 48, 64)
-    mask = build_attention_mask(torch.arange(48) < torch.tensor([[48], [30]]), 48, 48, is_causal=False,
-                                dtype=torch.float32)
-    results = []
-    for choice in (blocks.sdpa_kernel_choice, lambda *args: contextlib.nullcontext()):
-        with pytest.MonkeyPatch.context() as patch, torch.autocast("cpu"):
-            patch.setattr(blocks, "sdpa_kernel_choice", choice)
-            inputs = hidden.clone().requires_grad_()
-            output, _ = module(inputs, mask)
-            output.float().square().sum().backward()
-        results.append((output.float(), inputs.grad))
-    for math_result, flash_result in zip(*results):
-        torch.testing.assert_close(math_result, flash_result, rtol=0.02, atol=0.02 * flash_result.abs().max().item())
 
 
 @pytest.mark.parametrize("pre_norm", [True, False])
