@@ -1,4 +1,5 @@
 """The lecture's building blocks, each checked against its textbook definition."""
+import contextlib
 import math
 
 import pytest
@@ -67,6 +68,46 @@ def test_cross_attention_reads_keys_and_values_from_the_other_sequence():
     assert output.shape == (1, 3, 8) and weights.shape == (1, 2, 3, 7)  # 3 target queries over 7 source keys
     changed, _ = cross(decoder_states, key_value_states=encoder_states + 1)
     assert not torch.allclose(output, changed)
+
+
+def test_sdpa_is_written_out_for_short_bf16_training_on_the_cpu():
+    """CPU training in bf16 with <= 128 keys runs `eager_attention` (torch's CPU flash backward is 1.7-5x
+    slower there); everywhere else SDPA. Which kernel ran is read off the profiler."""
+
+    class SdpaConfig:
+        _attn_implementation = "sdpa"
+
+    def kernels(length, dtype, training=True):
+        module = MultiHeadAttention(SdpaConfig(), 64, 4, is_causal=True)
+        with (torch.profiler.profile() as profile, torch.autocast("cpu", enabled=dtype != "fp32"),
+              torch.set_grad_enabled(training)):
+            module(torch.randn(2, length, 64))
+        names = {event.key for event in profile.key_averages()}
+        return "sdpa" if "aten::scaled_dot_product_attention" in names else "written out"
+
+    assert kernels(128, "bf16") == "written out"
+    assert kernels(129, "bf16") == "sdpa"  # longer
+    assert kernels(32, "fp32") == "sdpa"
+    assert kernels(32, "bf16", training=False) == "sdpa"  # inference
+    with torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.FLASH_ATTENTION]):
+        assert kernels(32, "bf16") == "sdpa"  # the caller chose a kernel
+
+    # The same attention either way, to bf16 rounding: output and gradients, padding mask and all.
+    torch.manual_seed(0)
+    module = MultiHeadAttention(SdpaConfig(), 64, 4, is_causal=False)
+    hidden = torch.randn(2, 48, 64)
+    mask = build_attention_mask(torch.arange(48) < torch.tensor([[48], [30]]), 48, 48, is_causal=False,
+                                dtype=torch.float32)
+    results = []
+    flash_only = torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.FLASH_ATTENTION])
+    for kernel_choice in (contextlib.nullcontext(), flash_only):  # written out, then SDPA's flash kernel
+        inputs = hidden.clone().requires_grad_()
+        with kernel_choice, torch.autocast("cpu"):
+            output, _ = module(inputs, mask)
+        output.float().square().sum().backward()
+        results.append((output.float(), inputs.grad))
+    for written_out, flash in zip(*results):
+        torch.testing.assert_close(written_out, flash, rtol=0.02, atol=0.02 * flash.abs().max().item())
 
 
 @pytest.mark.parametrize("pre_norm", [True, False])
