@@ -384,6 +384,13 @@ def _labelled_rows(logits, labels, ignore_index):
     return logits.index_select(0, rows), labels.index_select(0, rows)  # (n, V), (n,)
 
 
+def check_labels(labels, vocab_size, ignore_index):
+    """Every label an id in [0, vocab_size) or `ignore_index`, checked on the device (no wait for the host): an
+    error on the CPU, a device-side assert on a GPU."""
+    torch._assert_async((((labels >= 0) & (labels < vocab_size)) | (labels == ignore_index)).all(),
+                        f"labels must be ids in [0, {vocab_size}) or {ignore_index} (ignored)")
+
+
 def _logsumexp_cross_entropy(logits, labels, ignore_index, reduction):
     """The same loss written for the compiler: -log softmax(x)[y] = logsumexp(x) - x[y].
 
@@ -394,10 +401,8 @@ def _logsumexp_cross_entropy(logits, labels, ignore_index, reduction):
     """
     vocab_size = logits.shape[-1]
     kept = labels != ignore_index  # (N,)
-    # A gather would fail on a label outside the vocabulary; the masked sum below would count it as 0. Checked on
-    # the device (no wait for the host): an error on the CPU, a device-side assert on a GPU.
-    torch._assert_async((((labels >= 0) & (labels < vocab_size)) | ~kept).all(),
-                        f"labels must be ids in [0, {vocab_size}) or {ignore_index} (ignored)")
+    # A gather would fail on a label outside the vocabulary; the masked sum below would count it as 0.
+    check_labels(labels, vocab_size, ignore_index)
     logits = logits.float()  # (N, V)
     logsumexp = torch.logsumexp(logits, dim=-1)  # (N,)
     # x[y] as a masked sum rather than a gather: its backward is then elementwise (no scatter), and fuses

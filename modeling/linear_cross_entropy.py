@@ -19,7 +19,7 @@ standard library, torch and transformers.
 
 import torch
 
-from .blocks import CompiledOnce
+from .blocks import CompiledOnce, check_labels
 from .linear import linear, weight_gradient
 
 # A chunk's logits stay under this many elements, the rows shared evenly between the chunks. Fewer, larger
@@ -42,10 +42,7 @@ def linear_cross_entropy(hidden_states, weight, labels, *, bias=None, num_items_
     """
     hidden_rows, labels = hidden_states.reshape(-1, hidden_states.shape[-1]), labels.reshape(-1)  # (N, C), (N,)
     labels = labels.to(hidden_rows.device)
-    vocab_size = weight.shape[0]
-    # Checked on the device (no wait for the host): an error on the CPU, a device-side assert on a GPU.
-    torch._assert_async((((labels >= 0) & (labels < vocab_size)) | (labels == ignore_index)).all(),
-                        f"labels must be ids in [0, {vocab_size}) or {ignore_index} (ignored)")
+    check_labels(labels, weight.shape[0], ignore_index)
     divisor = (labels != ignore_index).sum() if num_items_in_batch is None else num_items_in_batch
     divisor = torch.as_tensor(divisor, device=hidden_rows.device, dtype=torch.float32)
     return _LinearCrossEntropy.apply(hidden_rows, weight, bias, labels, divisor, ignore_index)
