@@ -32,6 +32,13 @@ _CHUNK_ELEMENTS = 2**26
 _CHUNK_ELEMENTS_CUDA = 2**28
 
 
+def fused_loss_applies(config, labels):
+    """Whether a model with this config computes its loss here: `config.fused_linear_cross_entropy`, labels
+    given, gradients on (training: without a backward pass the gradients computed here would be wasted, and
+    evaluation wants logits)."""
+    return labels is not None and config.fused_linear_cross_entropy and torch.is_grad_enabled()
+
+
 @torch.compiler.disable  # eager inside a compiled model: a graph break, the chunk kernel compiled on its own
 def linear_cross_entropy(hidden_states, weight, labels, *, bias=None, num_items_in_batch=None, ignore_index=-100):
     """token_cross_entropy(linear(hidden_states, weight, bias), labels, num_items_in_batch), without the logits.

@@ -31,7 +31,7 @@ from .blocks import (
 )
 from .configuration_gpt101 import GPT101Config
 from .linear import Linear
-from .linear_cross_entropy import linear_cross_entropy, vocabulary_padding
+from .linear_cross_entropy import fused_loss_applies, linear_cross_entropy, vocabulary_padding
 
 
 class GPT101PreTrainedModel(PreTrainedModel):
@@ -180,7 +180,7 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
         hidden_states = outputs.last_hidden_state
         if logits_to_keep:
             hidden_states = hidden_states[:, -logits_to_keep:]
-        fused = labels is not None and self.config.fused_linear_cross_entropy and torch.is_grad_enabled()
+        fused = fused_loss_applies(self.config, labels)
         logits = None if fused else self._logits(hidden_states)  # (B, T, C) -> (B, T, V)
         loss = None
         if labels is not None:

@@ -38,7 +38,7 @@ from .blocks import (
 )
 from .configuration_seq2seq101 import Seq2Seq101Config
 from .linear import Linear
-from .linear_cross_entropy import linear_cross_entropy
+from .linear_cross_entropy import fused_loss_applies, linear_cross_entropy
 
 
 def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
@@ -357,7 +357,7 @@ class Seq2Seq101ForConditionalGeneration(Seq2Seq101PreTrainedModel, GenerationMi
         logits = loss = None
         # Labels are already aligned with the outputs (the shift happened on the decoder inputs), so the loss is
         # plain cross-entropy — not `self.loss_function`, whose causal-LM variant would shift them again.
-        if labels is not None and self.config.fused_linear_cross_entropy and torch.is_grad_enabled():
+        if fused_loss_applies(self.config, labels):
             loss = linear_cross_entropy(hidden_states, self.lm_head.weight, labels, bias=self.lm_head.bias,
                                         num_items_in_batch=kwargs.get("num_items_in_batch"))
         else:
