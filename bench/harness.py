@@ -18,6 +18,8 @@ import psutil
 import torch
 import transformers
 
+from hf_transformer101.files import write_atomically
+
 # Dense bf16 peak of the GPUs we know, for MFU (model FLOPs utilisation). The H200 is an H100 with more memory:
 # same chip, same 989 TFLOP/s.
 GPU_PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
@@ -162,8 +164,4 @@ def machine(device):
 
 def write_json(path, data):
     """Write atomically: a crash mid-write leaves the previous file, not half a JSON."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n")
-    temporary.replace(path)
+    write_atomically(path, json.dumps(data, indent=2) + "\n")

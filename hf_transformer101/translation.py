@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from .files import write_atomically
+
 
 def _default_max_new_tokens(model, source_length):
     """Room for a translation a bit over twice the source (in tokens), but never past the decoder's positions."""
@@ -153,8 +155,6 @@ def save_translation_eval(result: dict[str, Any], output_dir: str | os.PathLike,
     }
     # One hypothesis per line: a newline inside a translation would shift every later line.
     lines = "".join(hypothesis.replace("\n", " ") + "\n" for hypothesis in result["hypotheses"])
-    for name, text in (("hypotheses.txt", lines), ("bleu.json", json.dumps(record, indent=2, default=str) + "\n")):
-        temporary = output_dir / f".tmp-{name}"
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, output_dir / name)
+    write_atomically(output_dir / "hypotheses.txt", lines)
+    write_atomically(output_dir / "bleu.json", json.dumps(record, indent=2, default=str) + "\n")
     return record

@@ -23,6 +23,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from hf_transformer101.files import write_atomically
+
 RECIPE = Path(__file__).resolve().parent / "finetune_glue.py"
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "glue"
 
@@ -91,10 +93,8 @@ def run_one(task, run, args):
     wall = time.time() - start
     prefix = "".join(f"{name}={value} " for name, value in settings.items())
     # Written whole, then renamed: the main thread reads it meanwhile for the summary (with --jobs > 1).
-    temporary = out / "run.json.tmp"
-    temporary.write_text(json.dumps({"command": prefix + shlex.join(command), "wall_s": wall, "returncode": code},
-                                    indent=2) + "\n")
-    temporary.replace(out / "run.json")
+    write_atomically(out / "run.json", json.dumps({"command": prefix + shlex.join(command), "wall_s": wall,
+                                                   "returncode": code}, indent=2) + "\n")
     print(f"[{time.strftime('%H:%M:%S')}] {task}/{run}: exit {code} after {wall / 60:.1f} min", flush=True)
     if code != 0:
         print((out / "run.log").read_text()[-3000:], file=sys.stderr)
