@@ -6,7 +6,6 @@ AB...), so a change of load hits both; each side is reported as median, min and 
 comparison as the median of the per-round ratios.
 """
 
-import contextlib
 import ctypes
 import json
 import platform
@@ -78,38 +77,13 @@ def compare(seconds, *, work, unit, higher_is_better, baseline="hf"):
     return result
 
 
-def _glibc():
+def _release_free_heap():
+    """Give the pages of freed memory back to the OS (glibc's malloc_trim), so that RSS counts live memory only:
+    otherwise a block freed by an earlier step is reused without growing RSS and the next peak is under-read."""
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None  # not glibc (macOS...): RSS then also counts freed memory the allocator keeps
-
-
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter numbers, from glibc's malloc.h
-_DEFAULT_MMAP_THRESHOLD_MAX = 32 * 2**20  # where glibc's own threshold ends up growing to on 64-bit systems
-
-
-@contextlib.contextmanager
-def _every_large_block_mapped_alone():
-    """RSS that follows live memory: before, glibc's freed pages go back to the OS (malloc_trim); during, every
-    block of 128 KiB or more is mapped on its own (the mmap threshold fixed at 128 KiB), so freeing it unmaps it.
-
-    By default glibc raises that threshold as large blocks are freed, then serves them from its heap, where
-    freed pages stay resident and a new block does not always fit the holes: the peak RSS of a Seq2Seq bf16 CPU
-    step then read 118-135 MiB from call to call, while the peak of the bytes actually allocated was 96 (ours)
-    and 99 (HF); with this, the peak RSS is 96 and 99 on every call. Afterwards the threshold is set where glibc's
-    own would have grown to, not to its first value: that would map every tensor anew in the timed steps."""
-    libc = _glibc()
-    if libc is None:
-        yield
-        return
-    libc.malloc_trim(0)
-    libc.mallopt(_M_MMAP_THRESHOLD, 128 * 2**10)
-    try:
-        yield
-    finally:
-        libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP_THRESHOLD_MAX)
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: RSS is then an upper bound less tight
 
 
 class _RSSSampler(threading.Thread):
@@ -132,7 +106,15 @@ _STATUS, _CLEAR_REFS = Path("/proc/self/status"), Path("/proc/self/clear_refs")
 def _reset_rss_high_water_mark():
     """Linux keeps the process's peak RSS (VmHWM in /proc/self/status) and resets it to the current RSS when "5"
     is written to /proc/self/clear_refs (Linux >= 4.0): the exact peak of a call, where polling RSS can miss a
-    short one. Returns whether it could."""
+    short one. Returns whether it could.
+
+    What it cannot remove: RSS also holds pages that glibc's heap keeps after a free and cannot always reuse, and
+    how many depends on what the process ran before. A Seq2Seq bf16 CPU step whose allocated bytes peak at 96 MiB
+    read 118-132 MiB depending on the run, stable within one. (Fixing glibc's mmap threshold at 128 KiB for the
+    measurement made it read 96 every time; but mallopt cannot give glibc its own moving threshold back, so the
+    steps timed afterwards ran under another allocator regime — HF's bf16 GPT step with GPT-2's vocabulary read
+    1,005-1,076 tokens/s in the two runs with it, 1,237 without, within that size's noise but not worth the
+    doubt. Not kept.)"""
     try:
         _CLEAR_REFS.write_text("5")
         return True
@@ -148,10 +130,9 @@ def _rss_high_water_mark():
 
 def peak_memory(fn, device):
     """Bytes that `fn()` needs on top of what is already held: the CUDA allocator's peak on GPU, the peak process
-    RSS on CPU (torch has no CPU allocator statistics): the kernel's high-water mark on Linux, else polled, with
-    glibc made to unmap large blocks as they are freed (`_every_large_block_mapped_alone`). Weights and optimizer
-    state held before the call are not counted, so two models living side by side do not disturb each other's
-    figure."""
+    RSS on CPU (torch has no CPU allocator statistics): the kernel's high-water mark on Linux, else polled. Weights
+    and optimizer state held before the call are not counted, so two models living side by side do not disturb
+    each other's figure."""
     if device.type == "cuda":
         synchronize(device)
         held = torch.cuda.memory_allocated(device)
@@ -159,19 +140,19 @@ def peak_memory(fn, device):
         fn()
         synchronize(device)
         return torch.cuda.max_memory_allocated(device) - held
-    with _every_large_block_mapped_alone():
-        held = psutil.Process().memory_info().rss
-        if _reset_rss_high_water_mark():
-            fn()
-            return max(_rss_high_water_mark() - held, 0)
-        sampler = _RSSSampler()
-        sampler.start()
-        try:
-            fn()
-        finally:
-            sampler.running = False
-            sampler.join()
-        return max(sampler.peak - held, 0)
+    _release_free_heap()
+    held = psutil.Process().memory_info().rss
+    if _reset_rss_high_water_mark():
+        fn()
+        return max(_rss_high_water_mark() - held, 0)
+    sampler = _RSSSampler()
+    sampler.start()
+    try:
+        fn()
+    finally:
+        sampler.running = False
+        sampler.join()
+    return max(sampler.peak - held, 0)
 
 
 def machine(device):
