@@ -20,7 +20,6 @@ standard library, torch and transformers.
 
 import dataclasses
 import math
-import warnings
 
 import torch
 from torch import nn
@@ -321,129 +320,6 @@ def check_length(length, max_positions, past_length=0, name="input"):
         cached = f" (including {past_length} cached)" if past_length else ""
         raise ValueError(f"{name} has {length + past_length} positions{cached} but the model supports at most "
                          f"max_position_embeddings={max_positions}")
-
-
-def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-100):
-    """Cross-entropy of (..., V) logits against the labels aligned with them (...), `ignore_index` skipped: the
-    mean over the labelled tokens, or with `num_items_in_batch` (Trainer, under gradient accumulation: labelled
-    tokens in the whole accumulated batch) their sum divided by it.
-
-    The numbers are transformers' (`ForCausalLMLoss`...: an fp32 log-softmax and NLL; the same kernels in fp32).
-    On the CPU, when most tokens are ignored (BERT's MLM), the log-softmax reads only the labelled rows
-    (`_labelled_rows`): BERT's dense CPU step 1.53x -> 1.74x HF's in fp32, 1.00x -> 1.37x in bf16.
-
-    When training on a GPU the loss is compiled (`torch.compile`, once per process, a few seconds): eager
-    PyTorch runs it as a log-softmax, a gather and their backward passes, each over all B·T·V logits, and keeps
-    the fp32 log-probabilities for the backward pass; inductor fuses them into one pass forward and one backward
-    and keeps nothing that size. GPT-2 124M on an H100 (docs/benchmarks.md): 3.1 instead of 8.6 ms of a training
-    step, and 8.8 instead of 14.9 GB of peak memory. Inside a compiled model the loss takes the form written for
-    the compiler (`_logsumexp_cross_entropy`).
-    """
-    compiling = torch.compiler.is_compiling()  # inside a compiled model
-    exporting = getattr(torch.compiler, "is_exporting", lambda: False)  # torch >= 2.5
-    if compiling and logits.requires_grad and not exporting():
-        # In one graph with the model, the loss leaves the logits *output* without a gradient of its own, and
-        # AOTAutograd then hands the backward pass a zero tensor of their size (B, T, V) instead: measured on a
-        # compiled GPT-2 step at 4 x 1024 tokens (CPU), 1527 MiB of peak against 1176 for transformers' GPT-2, and
-        # 1153 with this break. transformers' models break here too (by accident: a log call), so `fullgraph=True`
-        # takes no labels with them either.
-        torch._dynamo.graph_break()
-    logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device)  # (N, V), (N,)
-    reduction = "mean" if num_items_in_batch is None else "sum"
-    if compiling:
-        loss = _logsumexp_cross_entropy(logits, labels, ignore_index, reduction)
-    elif logits.is_cuda and logits.requires_grad:  # without a gradient, one eager pass is all there is
-        loss = _compiled_cross_entropy(logits, labels, ignore_index, reduction)
-    else:
-        loss = _cross_entropy(*_labelled_rows(logits, labels, ignore_index), ignore_index, reduction)
-    if num_items_in_batch is not None:
-        loss = loss / torch.as_tensor(num_items_in_batch, device=loss.device)
-    return loss
-
-
-def _cross_entropy(logits, labels, ignore_index, reduction):
-    """Eager: two library kernels (log-softmax, NLL), bit for bit transformers' loss in fp32."""
-    # (N, V), fp32 whatever the logits; torch converts bf16 logits first, fp16 ones on CUDA inside the kernel
-    log_probs = nn.functional.log_softmax(logits, dim=-1, dtype=torch.float32)
-    return nn.functional.nll_loss(log_probs, labels, ignore_index=ignore_index, reduction=reduction)
-
-
-def _labelled_rows(logits, labels, ignore_index):
-    """On the CPU, when most rows have no label (BERT's MLM: 85% of the positions), only the labelled ones: the
-    log-softmax and its backward pass then read and write a fraction of the (N, V) logits, for the same loss and
-    gradients (an ignored row's gradient is zero either way). Not on an accelerator, where picking rows by a mask
-    waits for the device to count them; and not when few rows are ignored (GPT), where the copy would cost more
-    than it saves."""
-    if logits.device.type != "cpu":
-        return logits, labels
-    kept = labels != ignore_index  # (N,)
-    labelled = int(kept.sum())
-    if labelled == 0 or 2 * labelled > labels.numel():
-        return logits, labels
-    rows = kept.nonzero().squeeze(1)  # (n,)
-    return logits.index_select(0, rows), labels.index_select(0, rows)  # (n, V), (n,)
-
-
-def check_labels(labels, vocab_size, ignore_index):
-    """Every label an id in [0, vocab_size) or `ignore_index`, checked on the device (no wait for the host): an
-    error on the CPU, a device-side assert on a GPU."""
-    torch._assert_async((((labels >= 0) & (labels < vocab_size)) | (labels == ignore_index)).all(),
-                        f"labels must be ids in [0, {vocab_size}) or {ignore_index} (ignored)")
-
-
-def _logsumexp_cross_entropy(logits, labels, ignore_index, reduction):
-    """The same loss written for the compiler: -log softmax(x)[y] = logsumexp(x) - x[y].
-
-    What a backward pass needs is then the logits and one logsumexp per row (its gradient is softmax(x) - onehot
-    = exp(x - logsumexp) - onehot, recomputed on the fly), where the log-softmax form leads AOTAutograd's
-    partitioner to keep the fp32 (N, V) log-probabilities (tests/test_blocks.py): 3.1 GiB for GPT-2 at 16 x 1024
-    tokens, written and read back every step.
-    """
-    vocab_size = logits.shape[-1]
-    kept = labels != ignore_index  # (N,)
-    # A gather would fail on a label outside the vocabulary; the masked sum below would count it as 0.
-    check_labels(labels, vocab_size, ignore_index)
-    logits = logits.float()  # (N, V)
-    logsumexp = torch.logsumexp(logits, dim=-1)  # (N,)
-    # x[y] as a masked sum rather than a gather: its backward is then elementwise (no scatter), and fuses
-    # with the softmax term into one kernel.
-    is_target = torch.arange(vocab_size, device=logits.device) == labels.unsqueeze(-1)  # (N, V)
-    target = torch.where(is_target, logits, 0.0).sum(dim=-1)  # (N,)
-    total = (logsumexp - target).masked_fill(~kept, 0.0).sum()
-    return total if reduction == "sum" else total / kept.sum()
-
-
-class CompiledOnce:
-    """`function` compiled on first use (`torch.compile(dynamic=True)`: the number of rows changes between batches
-    — padding, BERT's sparse head — and one compilation serves them all). If that first compilation fails (no
-    Triton, an unsupported GPU...), `function` runs eagerly from then on, said once."""
-
-    def __init__(self, function):
-        self.function = function
-        self.compiled = None  # None: not tried yet; False: compiling failed
-
-    def __call__(self, *args):
-        if self.compiled is False:
-            return self.function(*args)
-        first = self.compiled is None
-        if first:
-            self.compiled = torch.compile(self.function, dynamic=True)
-        try:
-            with warnings.catch_warnings():
-                # Inductor's note that it split a softmax's reduction (seen on an H100): about its kernel, not users.
-                warnings.filterwarnings("ignore", message="Online softmax is disabled", category=UserWarning)
-                return self.compiled(*args)
-        except Exception as error:
-            if not first:
-                raise
-            warnings.warn(f"compiling {self.function.__name__} failed ({type(error).__name__}: {error}); "
-                          "running it eagerly")
-            self.compiled = False
-            return self.function(*args)
-
-
-# The form measured on GPUs (docs/benchmarks.md); compiled alone, the partitioner keeps no (N, V) tensor of it.
-_compiled_cross_entropy = CompiledOnce(_cross_entropy)
 
 
 # transformers 5.24 renamed every output's `past_key_values` field to `cache`; older 5.x use the old name.

@@ -19,8 +19,8 @@ standard library, torch and transformers.
 
 import torch
 
-from .blocks import CompiledOnce, check_labels
 from .linear import linear, weight_gradient
+from .losses import CompiledOnce, check_labels, row_chunks
 
 # A chunk's logits stay under this many elements, the rows shared evenly between the chunks. Fewer, larger
 # chunks run faster — each streams the weight again and adds its weight gradient to the sum — and smaller ones
@@ -76,7 +76,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         budget = _CHUNK_ELEMENTS_CUDA if hidden_rows.is_cuda else _CHUNK_ELEMENTS
         chunks = max(1, -(-hidden_rows.shape[0] * head.shape[0] // budget))  # ceil; 1 for an empty batch
         rows_per_chunk = max(1, -(-hidden_rows.shape[0] // chunks))
-        loss_and_gradient = _compiled_loss_and_gradient if hidden_rows.is_cuda else _loss_and_gradient
+        loss_and_gradient = _compiled_loss_and_gradient if hidden_rows.is_cuda else _loss_and_gradient_in_cache
         for start in range(0, hidden_rows.shape[0], rows_per_chunk):
             chunk = slice(start, start + rows_per_chunk)
             rows = hidden_rows[chunk].to(compute_dtype)  # (n, C)
@@ -144,3 +144,14 @@ def _loss_and_gradient(logits, labels, vocab_size, ignore_index):
 
 
 _compiled_loss_and_gradient = CompiledOnce(_loss_and_gradient)
+
+
+def _loss_and_gradient_in_cache(logits, labels, vocab_size, ignore_index):
+    """`_loss_and_gradient` for the CPU: a few rows at a time (`losses.row_chunks`), each gradient written over its
+    logits. A chunk of this file's products is far bigger than the CPU's caches, and the loss's passes over it
+    would each go to memory: GPT's CPU step with GPT-2's vocabulary went from 1,745 to 2,256 tokens/s in bf16."""
+    total = torch.zeros((), dtype=torch.float32)
+    for rows in row_chunks(logits):
+        loss, logits[rows] = _loss_and_gradient(logits[rows], labels[rows], vocab_size, ignore_index)
+        total += loss
+    return total, logits

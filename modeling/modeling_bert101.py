@@ -24,10 +24,10 @@ from .blocks import (
     check_input_ids,
     check_length,
     init_weights,
-    token_cross_entropy,
 )
 from .configuration_bert101 import BERT101Config
 from .linear import Linear
+from .losses import token_cross_entropy
 
 
 class BERT101PreTrainedModel(PreTrainedModel):

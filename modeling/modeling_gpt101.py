@@ -27,11 +27,11 @@ from .blocks import (
     check_input_ids,
     check_length,
     init_weights,
-    token_cross_entropy,
 )
 from .configuration_gpt101 import GPT101Config
 from .linear import Linear
 from .linear_cross_entropy import fused_loss_applies, linear_cross_entropy, vocabulary_padding
+from .losses import token_cross_entropy
 
 
 class GPT101PreTrainedModel(PreTrainedModel):

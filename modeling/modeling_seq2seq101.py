@@ -34,11 +34,11 @@ from .blocks import (
     check_length,
     embedding_scale,
     init_weights,
-    token_cross_entropy,
 )
 from .configuration_seq2seq101 import Seq2Seq101Config
 from .linear import Linear
 from .linear_cross_entropy import fused_loss_applies, linear_cross_entropy
+from .losses import token_cross_entropy
 
 
 def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):

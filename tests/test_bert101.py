@@ -462,7 +462,7 @@ def test_bert101_loads_with_remote_code_without_the_package(tmp_path):
         model.save_pretrained(tmp_path / name)
         tokenizer.save_pretrained(tmp_path / name)
     files = {p.name for p in (tmp_path / "mlm").iterdir()}
-    assert {"blocks.py", "modeling_bert101.py", "configuration_bert101.py", "config_checks.py"} <= files
+    assert {"blocks.py", "losses.py", "modeling_bert101.py", "configuration_bert101.py", "config_checks.py"} <= files
     text = "the big cat [MASK] on a mat"
     result = run_without_package(f"""
         import json, torch

@@ -33,9 +33,9 @@ def test_padded_lm_head_matches_the_plain_one():
 
 
 def test_compiled_loss_matches_the_eager_one_in_training():
-    """GPU training runs the cross-entropy compiled (modeling/blocks.py): the same loss and gradients as the
+    """GPU training runs the cross-entropy compiled (modeling/losses.py): the same loss and gradients as the
     eager function, in fp32 and under bf16 autocast."""
-    from hf_transformer101.modeling import blocks
+    from hf_transformer101.modeling import losses as loss_functions
 
     torch.manual_seed(0)
     logits = torch.randn(3000, 1001, device="cuda", requires_grad=True)
@@ -43,12 +43,12 @@ def test_compiled_loss_matches_the_eager_one_in_training():
     for dtype in (torch.float32, torch.bfloat16):
         inputs = logits.detach().to(dtype).requires_grad_()
         losses, gradients = [], []
-        for function in (blocks.token_cross_entropy, blocks._cross_entropy):
-            args = (inputs, labels) if function is blocks.token_cross_entropy else (inputs, labels, -100, "mean")
+        for function in (loss_functions.token_cross_entropy, loss_functions._cross_entropy):
+            args = (inputs, labels) if function is loss_functions.token_cross_entropy else (inputs, labels, -100, "mean")
             loss = function(*args)
             (gradient,) = torch.autograd.grad(loss, inputs)
             losses.append(loss), gradients.append(gradient.float())
-        assert blocks._compiled_cross_entropy.compiled not in (None, False), "the compiled loss was not used"
+        assert loss_functions._compiled_cross_entropy.compiled not in (None, False), "the compiled loss was not used"
         torch.testing.assert_close(losses[0], losses[1], rtol=1e-5, atol=1e-5)
         # Gradients are ~1/(N·V) = 3e-7: a relative tolerance, fp32 rounding or one bf16 rounding.
         rtol = 1e-5 if dtype == torch.float32 else 1e-2

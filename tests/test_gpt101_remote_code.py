@@ -14,8 +14,8 @@ def test_gpt101_loads_and_generates_without_the_package(tmp_path):
     GPT101ForCausalLM.register_for_auto_class("AutoModelForCausalLM")
     folder = tmp_path / "gpt101"
     model.save_pretrained(folder)
-    assert {"blocks.py", "linear.py", "linear_cross_entropy.py", "modeling_gpt101.py", "configuration_gpt101.py",
-            "config_checks.py"} <= {p.name for p in folder.iterdir()}
+    assert {"blocks.py", "linear.py", "linear_cross_entropy.py", "losses.py", "modeling_gpt101.py",
+            "configuration_gpt101.py", "config_checks.py"} <= {p.name for p in folder.iterdir()}
     ids = torch.tensor([[3, 9, 4, 17, 8]])
     result = run_without_package("""
         import json, torch

@@ -8,7 +8,7 @@ import torch
 
 from hf_transformer101 import GPT101Config, GPT101ForCausalLM, Seq2Seq101Config, Seq2Seq101ForConditionalGeneration
 from hf_transformer101.modeling import linear_cross_entropy as fused
-from hf_transformer101.modeling.blocks import token_cross_entropy
+from hf_transformer101.modeling.losses import token_cross_entropy
 from hf_transformer101.modeling.linear import linear
 
 

@@ -331,7 +331,7 @@ def test_remote_code_folder_loads_and_generates_without_the_package(tmp_path):
     Seq2Seq101ForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
     folder = tmp_path / "seq2seq101"
     model.save_pretrained(folder)
-    assert {"blocks.py", "config_checks.py", "configuration_seq2seq101.py", "modeling_seq2seq101.py"} <= {
+    assert {"blocks.py", "losses.py", "config_checks.py", "configuration_seq2seq101.py", "modeling_seq2seq101.py"} <= {
         path.name for path in folder.iterdir()}
     ids, mask = padded_source()
     result = run_without_package(f"""
