@@ -39,51 +39,67 @@ def eager_attention(module, query, key, value, attention_mask, scaling, dropout=
     this and `ALL_ATTENTION_FUNCTIONS["sdpa"]`. It is the only path that returns the attention weights
     (`output_attentions=True`), which the attention-map pictures need.
     """
-    query_length, key_length = query.shape[-2], key.shape[-2]
-    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling  # (B, H, T, D) @ (B, H, D, S) -> (B, H, T, S)
-    if attention_mask is not None:
-        scores = scores + attention_mask
-    elif module.is_causal and query_length > 1:
-        # No explicit mask: the model relies on the causal flag (what SDPA's `is_causal` does), aligned so the last
-        # query sees every key, which is right with a cache in front of the new tokens too.
-        future = torch.ones(query_length, key_length, dtype=torch.bool, device=query.device)
-        future = future.triu(key_length - query_length + 1)
-        scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
+    if attention_mask is None and module.is_causal and query.shape[-2] > 1:
+        # No explicit mask: the model relies on the causal flag (what SDPA's `is_causal` does).
+        scores = _causal_scores(query, key, scaling)  # (B, H, T, S)
+    else:
+        scores = torch.matmul(query, key.transpose(-1, -2)) * scaling  # (B, H, T, D) @ (B, H, D, S) -> (B, H, T, S)
+        if attention_mask is not None:
+            scores = scores + attention_mask
     weights = nn.functional.softmax(scores, dim=-1)  # (B, H, T, S): how much each query listens to each key
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     output = torch.matmul(weights, value)  # (B, H, T, S) @ (B, H, S, D) -> (B, H, T, D)
     return output.transpose(1, 2).contiguous(), weights  # (B, T, H, D)
 
 
-def attention_function(config, query, key):
+def _causal_scores(query, key, scaling):
+    """q k^T * scaling with the future blocked, (B, H, T, S), as one batched product: the causal mask (0, or the
+    dtype's lowest number above the diagonal) is its addend and the scaling its multiplier (`baddbmm`), where a
+    product, a scaling pass and a masking pass over the (B, H, T, S) scores — and the same two passes again in the
+    backward pass — cost GPT's causal attention 30-40% more on the CPU (bf16, 256 tokens: 11.5 against 16 ms
+    forward + backward per layer). The mask is aligned so that the last query sees every key: right with a cache
+    in front of the new tokens too."""
+    (batch, heads, query_length, head_dim), key_length = query.shape, key.shape[-2]
+    device_type = query.device.type
+    dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else query.dtype
+    future = torch.full((query_length, key_length), torch.finfo(dtype).min, dtype=dtype, device=query.device)
+    future = future.triu(key_length - query_length + 1)  # (T, S): 0 on and below the diagonal
+    scores = torch.baddbmm(future, query.reshape(-1, query_length, head_dim),
+                           key.reshape(-1, key_length, head_dim).transpose(1, 2), alpha=scaling)  # (B*H, T, S)
+    return scores.view(batch, heads, query_length, key_length)
+
+
+def attention_function(config, query, key, causal_without_mask=False):
     """The attention kernel the config asks for: ours for "eager", transformers' registry for the rest (sdpa...),
-    but ours for "sdpa" too when training on the CPU in bf16/fp16 with at most 128 keys.
+    but ours for "sdpa" too when training on the CPU in bf16/fp16 with at most 128 keys, or 256 when the
+    attention is causal with no mask to add (GPT's training).
 
     There, torch's CPU flash kernel is slow in its backward pass. Forward + backward on the project's CPU box (2
-    threads, bf16, causal): 1.7-5x the time of `eager_attention`'s bf16 products and softmax for 64 and 128
-    keys (head size 32 or 64, 4 to 12 heads); 0.7-1.6x at 256, flash ahead from 512. Forward alone, without
-    gradients, neither wins throughout, and SDPA stays. The written-out attention rounds its scores to bf16
-    before the softmax (as transformers' eager attention does under autocast; flash keeps them in fp32): the
-    CPU GPT recipe (bf16, 64 tokens) reached the same validation loss, 1.5583 against 1.5598, in 3 min 26 s
-    instead of 5 min 8 s. Its memory: the (B, H, T, S) bf16 weights, kept for the backward pass (19 MiB for
-    BERT's six layers at 8 x 128 tokens). Not under `torch.compile`, nor when an `sdpa_kernel` context
-    restricts SDPA's kernels (the caller chose one).
+    threads, bf16): 1.7-5x the time of `eager_attention`'s bf16 products and softmax for 64 and 128 keys (head
+    size 32 or 64, 4 to 12 heads); causal at 256 keys 1.2-1.6x (`_causal_scores`), at 512 1.05-1.5x, at 1024 flash
+    ahead; with a mask to add 0.7-1.6x at 256. Forward alone, without gradients, neither wins throughout, and
+    SDPA stays. The written-out attention rounds its scores to bf16 before the softmax (as transformers' eager
+    attention does under autocast; flash keeps them in fp32): the CPU GPT recipe (bf16, 64 tokens) reached the
+    same validation loss, 1.5583 against 1.5598, in 3 min 26 s instead of 5 min 8 s. Its memory: the (B, H, T,
+    S) bf16 weights, kept for the backward pass (19 MiB for BERT's six layers at 8 x 128 tokens, 38 MiB for
+    GPT's at 8 x 256 — 4x that per doubling, why it stops at 256). Not under `torch.compile`, nor when an
+    `sdpa_kernel` context restricts SDPA's kernels (the caller chose one).
     """
     implementation = getattr(config, "_attn_implementation", None)
     if implementation in (None, "eager"):
         return eager_attention
-    if implementation == "sdpa" and _cpu_bf16_training_with_short_keys(query, key):
+    max_keys = 256 if causal_without_mask else 128
+    if implementation == "sdpa" and _cpu_bf16_training(query) and key.shape[-2] <= max_keys:
         return eager_attention
     return ALL_ATTENTION_FUNCTIONS[implementation]
 
 
-def _cpu_bf16_training_with_short_keys(query, key):
+def _cpu_bf16_training(query):
     return (
         not torch.compiler.is_compiling()  # first: the backend switches below cannot be traced
         and query.device.type == "cpu"
         and query.dtype in (torch.bfloat16, torch.float16)
         and query.requires_grad
-        and key.shape[-2] <= 128
         and torch.backends.cuda.flash_sdp_enabled()  # (for every device) no sdpa_kernel restriction in place
         and torch.backends.cuda.math_sdp_enabled()
     )
@@ -174,7 +190,8 @@ class MultiHeadAttention(nn.Module):
             if cache is not None:
                 key, value = cache.update(key, value, self.layer_idx)  # (B, H, S, D): past + new tokens
 
-        output, weights = attention_function(self.config, query, key)(
+        causal_without_mask = self.is_causal and attention_mask is None and length > 1
+        output, weights = attention_function(self.config, query, key, causal_without_mask)(
             self, query, key, value, attention_mask,
             dropout=self.attention_dropout if self.training else 0.0,
             scaling=self.scaling,

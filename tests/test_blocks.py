@@ -34,6 +34,36 @@ def test_attention_is_softmax_of_scaled_dot_products_times_values():
     torch.testing.assert_close(weights.sum(-1), torch.ones(1, 1, 4))  # each query distributes one unit of attention
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("lengths", [(6, 6), (3, 7)], ids=["no-cache", "cache-in-front"])
+def test_causal_attention_without_a_mask_blocks_the_future(lengths, precision):
+    """With the causal flag and no mask, the mask and the scaling go into one batched product (`baddbmm`): the same
+    weights as softmax of the scaled scores with the future set to the lowest number, query i being token S - T + i;
+    the same gradients."""
+    query_length, key_length = lengths
+    torch.manual_seed(0)
+    module = torch.nn.Module()
+    module.is_causal, module.training = True, False
+    inputs = [torch.randn(2, 3, length, 8, requires_grad=True) for length in (query_length, key_length, key_length)]
+    results = []
+    for function in ("ours", "reference"):
+        with torch.autocast("cpu", enabled=precision == "bf16"):
+            query, key, value = inputs
+            if function == "ours":
+                output, weights = eager_attention(module, query, key, value, None, scaling=8**-0.5)
+            else:
+                scores = (query @ key.transpose(-1, -2)) * 8**-0.5
+                future = torch.ones(query_length, key_length, dtype=torch.bool).triu(key_length - query_length + 1)
+                weights = torch.softmax(scores.masked_fill(future, torch.finfo(scores.dtype).min), dim=-1)
+                output = (weights @ value).transpose(1, 2)
+        results.append((weights, output, *torch.autograd.grad(output.float().square().sum(), inputs)))
+    for ours, reference in zip(*results):
+        tolerance = 0.02 * reference.abs().max().item() if precision == "bf16" else 1e-6
+        torch.testing.assert_close(ours.float(), reference.float(), rtol=0, atol=tolerance)
+    weights = results[0][0]
+    assert weights[..., 0, key_length - query_length + 1:].abs().max() == 0  # the first query sees no later key
+
+
 def test_multi_head_attention_runs_heads_independently_and_concatenates_them():
     torch.manual_seed(0)
     attention = MultiHeadAttention(Config(), hidden_size=8, num_heads=2, is_causal=False)
@@ -74,16 +104,18 @@ def test_sdpa_is_written_out_for_short_bf16_training_on_the_cpu():
     class SdpaConfig:
         _attn_implementation = "sdpa"
 
-    def kernels(length, dtype, training=True):
-        module = MultiHeadAttention(SdpaConfig(), 64, 4, is_causal=True)
+    def kernels(length, dtype, training=True, causal=True):
+        module = MultiHeadAttention(SdpaConfig(), 64, 4, is_causal=causal)
         with (torch.profiler.profile() as profile, torch.autocast("cpu", enabled=dtype != "fp32"),
               torch.set_grad_enabled(training)):
             module(torch.randn(2, length, 64))
         names = {event.key for event in profile.key_averages()}
         return "sdpa" if "aten::scaled_dot_product_attention" in names else "written out"
 
-    assert kernels(128, "bf16") == "written out"
-    assert kernels(129, "bf16") == "sdpa"  # longer
+    assert kernels(256, "bf16") == "written out"  # causal, no mask to add: up to 256 keys
+    assert kernels(257, "bf16") == "sdpa"
+    assert kernels(128, "bf16", causal=False) == "written out"  # otherwise up to 128
+    assert kernels(129, "bf16", causal=False) == "sdpa"
     assert kernels(32, "fp32") == "sdpa"
     assert kernels(32, "bf16", training=False) == "sdpa"  # inference
     with torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.FLASH_ATTENTION]):
