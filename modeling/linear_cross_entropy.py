@@ -80,7 +80,8 @@ class _LinearCrossEntropy(torch.autograd.Function):
         for start in range(0, hidden_rows.shape[0], rows_per_chunk):
             chunk = slice(start, start + rows_per_chunk)
             rows = hidden_rows[chunk].to(compute_dtype)  # (n, C)
-            # The logits go straight in, not kept here: the eager function frees them once read.
+            # The logits go straight in, not kept here: the CPU's function writes the gradient over them, the
+            # compiled one (and its eager fallback) frees them once read.
             loss, grad_logits = loss_and_gradient(linear(rows, head, head_bias), labels[chunk], vocab_size,
                                                   ignore_index)  # (), (n, V') in the compute dtype
             total += loss
@@ -132,7 +133,9 @@ def _loss_and_gradient(logits, labels, vocab_size, ignore_index):
     safe_labels = torch.where(kept, labels, 0).unsqueeze(1)  # (n, 1)
     dtype = logits.dtype
     log_probabilities = torch.log_softmax(logits, dim=-1, dtype=torch.float32)  # (n, V')
-    del logits  # eager: the caller kept no reference, so the memory is free for the next chunk's product
+    # Eager fallback of the compiled kernel: the caller kept no reference, so the memory is free for the next
+    # chunk's product (from `_loss_and_gradient_in_cache` only a view goes, the gradient is written over it).
+    del logits
     loss = -(log_probabilities.gather(1, safe_labels).squeeze(1) * kept).sum()
     gradient = log_probabilities.exp_()  # (n, V'), softmax(x), in place
     gradient.scatter_add_(1, safe_labels, -kept.unsqueeze(1).to(gradient.dtype))  # - onehot(y)
