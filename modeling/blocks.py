@@ -326,7 +326,7 @@ def check_input_ids(input_ids, vocab_size, name="input_ids"):
     """Turn the IndexError that a bad id causes deep inside an embedding into a clear error at the boundary."""
     if input_ids is None or not input_ids.numel() or torch.compiler.is_compiling():
         return
-    low, high = int(input_ids.min()), int(input_ids.max())
+    low, high = torch.stack(torch.aminmax(input_ids)).tolist()  # one wait for the device, not two
     if low < 0 or high >= vocab_size:
         raise ValueError(f"{name} must lie in [0, {vocab_size}); got ids from {low} to {high}")
 
