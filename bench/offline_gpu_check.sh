@@ -21,7 +21,7 @@ fi
 "${pip[@]}" --no-build-isolation --target /tmp/pkg . || exit 1
 export PYTHONPATH=/tmp/pkg:/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 # From outside the checkout, so that `hf_transformer101` is the installed package, not the source folder.
-(cd /tmp && python3 -m pytest -p no:cacheprovider -m gpu -o addopts="" "$repo/tests/test_gpt101_gpu.py" 2>&1) \
+(cd /tmp && python3 -m pytest -p no:cacheprovider -m gpu -o addopts="" "$repo/tests/test_gpu.py" 2>&1) \
     | tee "$results/gpu-tests.log" | tail -3
 OUT=$results bash bench/gpu_check.sh > "$results/gpu_check.log" 2>&1
 status=$?

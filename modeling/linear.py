@@ -16,6 +16,9 @@ GEMMs, and cannot lower this op outside frozen graphs), TorchScript tracing and 
 `F.linear`. `HF101_ONEDNN_LINEAR=0` in the environment, or `use_onednn_linear(False)`, turns it off, as does
 `torch.backends.mkldnn.enabled = False`.
 
+`OutputLinear`, the output layer of the three models, adds one GPU measure: on CUDA its products run on a
+weight padded to a multiple of 64 rows (below).
+
 This file is copied next to the model files when a model is exported to the Hub, so it may import only the
 standard library, torch and transformers.
 """
@@ -137,3 +140,36 @@ class Linear(nn.Linear):
 
     def forward(self, inputs):
         return linear(inputs, self.weight, self.bias)
+
+
+def vocabulary_padding(vocab_size, device):
+    """Zero rows to add to an output layer's weight for its products: on CUDA up to a multiple of 64, none
+    elsewhere (see `OutputLinear`)."""
+    return -vocab_size % 64 if device.type == "cuda" else 0
+
+
+# Fewer rows than this (decoding: one position per sequence) go through the plain product: there, copying the
+# padded weight costs more than the fast kernel saves.
+_MIN_PADDED_ROWS = 1024
+
+
+class OutputLinear(Linear):
+    """The output layer onto a vocabulary (hidden states -> logits), fast on CUDA whatever the vocabulary's size.
+
+    cuBLAS runs a bf16 or fp16 product on its tensor-core kernels only when the rows of its matrices start at
+    16-byte boundaries, i.e. hold a multiple of 8 elements. Vocabularies rarely do (GPT-2's 50,257, BERT's
+    30,522, Marian's 58,101), and then the layer's three products — forward, and the two of the backward pass —
+    fall back to old, slow kernels: GPT-2 124M on an H200, 30.5 ms of a 71.5 ms training step, 4.7 ms with the
+    weight padded to 50,304 rows (nanoGPT pads the vocabulary itself). Here, on CUDA and for 1024 rows or more,
+    the product runs on the weight and bias padded with zero rows to a multiple of 64 and the logits are cut back
+    to the vocabulary: the model, its checkpoints and its outputs keep their true size.
+    """
+
+    def forward(self, inputs):
+        vocab_size = self.weight.shape[0]
+        padding = vocabulary_padding(vocab_size, inputs.device)  # 0 but on CUDA
+        if padding == 0 or inputs.shape[:-1].numel() < _MIN_PADDED_ROWS:
+            return super().forward(inputs)
+        weight = nn.functional.pad(self.weight, (0, 0, 0, padding))  # (V + pad, C), zero rows at the end
+        bias = None if self.bias is None else nn.functional.pad(self.bias, (0, padding))  # (V + pad,)
+        return linear(inputs, weight, bias)[..., :vocab_size].contiguous()  # (..., V)

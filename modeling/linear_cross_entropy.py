@@ -19,7 +19,7 @@ standard library, torch and transformers.
 
 import torch
 
-from .linear import linear, weight_gradient
+from .linear import linear, vocabulary_padding, weight_gradient
 from .losses import CompiledOnce, check_labels, row_chunks
 
 # A chunk's logits stay under this many elements, the rows shared evenly between the chunks. Fewer, larger
@@ -105,13 +105,6 @@ class _LinearCrossEntropy(torch.autograd.Function):
         scale = grad_loss.float() * torch.where(divisor > 0, 1 / divisor, 0.0)  # ()
         gradients = [None if grad is None else (grad * scale).to(grad.dtype) for grad in gradients]
         return *gradients, None, None, None
-
-
-def vocabulary_padding(vocab_size, device):
-    """Zero rows to add to an output layer for its products: on CUDA up to a multiple of 64 (V = 50257, GPT-2's,
-    is not a multiple of 8, which keeps cuBLAS off its tensor-core kernels; GPT101's `_logits` pads too), none
-    elsewhere."""
-    return -vocab_size % 64 if device.type == "cuda" else 0
 
 
 def _compute_dtype(hidden_rows):

@@ -26,7 +26,7 @@ from .blocks import (
     init_weights,
 )
 from .configuration_bert101 import BERT101Config
-from .linear import Linear
+from .linear import Linear, OutputLinear
 from .losses import token_cross_entropy
 
 
@@ -148,7 +148,7 @@ class BERT101LMHead(nn.Module):
         self.dense = Linear(config.hidden_size, config.hidden_size)
         self.act = ACT2FN[config.hidden_act]
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.decoder = Linear(config.hidden_size, config.vocab_size, bias=True)
+        self.decoder = OutputLinear(config.hidden_size, config.vocab_size, bias=True)  # padded on CUDA
 
     def forward(self, hidden_states):
         hidden_states = self.norm(self.act(self.dense(hidden_states)))  # (B, T, C)

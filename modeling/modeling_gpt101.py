@@ -29,8 +29,8 @@ from .blocks import (
     init_weights,
 )
 from .configuration_gpt101 import GPT101Config
-from .linear import Linear
-from .linear_cross_entropy import fused_loss_applies, linear_cross_entropy, vocabulary_padding
+from .linear import Linear, OutputLinear
+from .linear_cross_entropy import fused_loss_applies, linear_cross_entropy
 from .losses import token_cross_entropy
 
 
@@ -141,7 +141,7 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
     def __init__(self, config: GPT101Config):
         super().__init__(config)
         self.model = GPT101Model(config)
-        self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = OutputLinear(config.hidden_size, config.vocab_size, bias=False)  # padded on CUDA
         self.post_init()
 
     def get_output_embeddings(self):
@@ -149,24 +149,6 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
 
     def set_output_embeddings(self, new_embeddings):
         self.lm_head = new_embeddings
-
-    def _logits(self, hidden_states):
-        """lm_head(hidden_states), (B, T, C) -> (B, T, V), computed fast on GPU whatever the vocabulary size.
-
-        A row of V = 50257 logits (GPT-2's vocabulary) is not a multiple of 8 elements, so cuBLAS cannot use its
-        tensor-core kernels for the head's three matmuls (forward and backward) and falls back to old, slow ones:
-        measured on an H200, they took ~40% of a GPT-2 124M training step. nanoGPT pads the vocabulary to 50304;
-        here the weight is padded with zero rows for the matmul only and the extra logits are cut off, so the
-        model, its checkpoints and its outputs keep the true vocabulary.
-        """
-        vocab_size = self.lm_head.weight.shape[0]
-        padding = vocabulary_padding(vocab_size, hidden_states.device)  # 0 but on CUDA
-        # Decoding feeds a few positions: there, copying the padded weight would cost more than it saves.
-        few_positions = hidden_states.shape[:-1].numel() < 1024
-        if padding == 0 or few_positions or self.lm_head.bias is not None:
-            return self.lm_head(hidden_states)
-        weight = nn.functional.pad(self.lm_head.weight, (0, 0, 0, padding))  # (V + pad, C), zero rows at the end
-        return nn.functional.linear(hidden_states, weight)[..., :vocab_size].contiguous()  # (B, T, V)
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, cache=None, past_key_values=None,
                 inputs_embeds=None, labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
@@ -181,7 +163,7 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
         if logits_to_keep:
             hidden_states = hidden_states[:, -logits_to_keep:]
         fused = fused_loss_applies(self.config, labels)
-        logits = None if fused else self._logits(hidden_states)  # (B, T, C) -> (B, T, V)
+        logits = None if fused else self.lm_head(hidden_states)  # (B, T, C) -> (B, T, V)
         loss = None
         if labels is not None:
             # Token t predicts token t + 1: the labels move one to the left (Trainer may pass them shifted).

@@ -36,7 +36,7 @@ from .blocks import (
     init_weights,
 )
 from .configuration_seq2seq101 import Seq2Seq101Config
-from .linear import Linear
+from .linear import OutputLinear
 from .linear_cross_entropy import fused_loss_applies, linear_cross_entropy
 from .losses import token_cross_entropy
 
@@ -317,7 +317,7 @@ class Seq2Seq101ForConditionalGeneration(Seq2Seq101PreTrainedModel, GenerationMi
         self.model = Seq2Seq101Model(config)
         # The weight is tied to the embedding; the bias is Marian's `final_logits_bias`, kept on the Linear so
         # `resize_token_embeddings` resizes it too.
-        self.lm_head = Linear(config.d_model, config.vocab_size, bias=True)
+        self.lm_head = OutputLinear(config.d_model, config.vocab_size, bias=True)  # padded on CUDA
         self.post_init()
 
     def get_output_embeddings(self):

@@ -31,17 +31,17 @@ def test_shapes_and_tied_head():
 
 
 def test_the_padded_head_gives_the_plain_logits_and_gradients(monkeypatch):
-    """On CUDA, for 1024 positions or more, the head's weight is padded to a multiple of 64 rows for the product
-    and the logits cut back to the vocabulary (cuBLAS's fast kernels); forced here on the CPU: the same logits,
-    bit for bit, and the same gradients."""
-    from hf_transformer101.modeling import modeling_gpt101
+    """On CUDA, for 1024 positions or more, the head (an `OutputLinear`) pads its weight to a multiple of 64 rows
+    for the product and cuts the logits back to the vocabulary (cuBLAS's fast kernels); forced here on the CPU,
+    through the model and its loss: the same logits, bit for bit, and the same gradients."""
+    from hf_transformer101.modeling import linear
 
     model = tiny_model(hidden_dropout_prob=0.0, embedding_dropout_prob=0.0, attention_probs_dropout_prob=0.0).train()
     ids = random_ids(16, 64)  # 1024 positions
     results = []
     for padding in (None, lambda vocab_size, device: -vocab_size % 64):
         if padding:
-            monkeypatch.setattr(modeling_gpt101, "vocabulary_padding", padding)
+            monkeypatch.setattr(linear, "vocabulary_padding", padding)
         model.zero_grad()
         output = model(ids, labels=ids)
         output.loss.backward()
@@ -49,7 +49,7 @@ def test_the_padded_head_gives_the_plain_logits_and_gradients(monkeypatch):
     (logits, grad), (padded_logits, padded_grad) = results
     assert padded_logits.shape == logits.shape == (16, 64, VOCAB) and padded_logits.is_contiguous()
     torch.testing.assert_close(padded_logits, logits, rtol=0, atol=0)
-    # (the padded product runs on torch's kernel, the plain one on oneDNN: another summation order)
+    # (the padded weight's gradient comes from a product of another shape: another summation order)
     torch.testing.assert_close(padded_grad, grad, rtol=1e-5, atol=1e-7)
 
 

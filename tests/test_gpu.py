@@ -1,4 +1,4 @@
-"""CUDA-only paths of GPT101 (marked `gpu`, off by default: `pytest -m gpu` on a machine with a GPU)."""
+"""CUDA-only paths of the models (marked `gpu`, off by default: `pytest -m gpu` on a machine with a GPU)."""
 import pytest
 import torch
 
@@ -18,18 +18,28 @@ def model_and_ids():
     return GPT101ForCausalLM(config).cuda(), torch.randint(0, 1001, (2, 512), device="cuda")
 
 
-def test_padded_lm_head_matches_the_plain_one():
-    """On CUDA, >= 1024 positions and a vocabulary that is not a multiple of 64 take the padded head."""
-    model, ids = model_and_ids()
-    hidden = model.model(ids).last_hidden_state
-    padded, plain = model._logits(hidden), model.lm_head(hidden)
-    torch.testing.assert_close(padded, plain, atol=1e-5, rtol=1e-5)
-    assert padded.shape == plain.shape and padded.is_contiguous()
-    padded.square().mean().backward()
-    grad_padded = model.lm_head.weight.grad.clone()
-    model.zero_grad()
-    model.lm_head(model.model(ids).last_hidden_state).square().mean().backward()
-    torch.testing.assert_close(grad_padded, model.lm_head.weight.grad, atol=1e-5, rtol=1e-4)
+@pytest.mark.parametrize("bias", [False, True], ids=["gpt", "bert-and-seq2seq"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["fp32", "bf16"])
+def test_padded_output_layer_matches_the_plain_one(bias, dtype):
+    """On CUDA, >= 1024 rows and a vocabulary that is not a multiple of 64 take the padded product
+    (`OutputLinear`): the plain product's logits and gradients, in fp32 and under bf16 autocast."""
+    from hf_transformer101.modeling.linear import OutputLinear
+
+    torch.manual_seed(0)
+    layer = OutputLinear(64, 1001, bias=bias).cuda()
+    hidden = torch.randn(2, 512, 64, device="cuda")
+    results = []
+    for product in (layer, lambda rows: torch.nn.functional.linear(rows, layer.weight, layer.bias)):
+        layer.zero_grad()
+        rows = hidden.clone().requires_grad_()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            logits = product(rows)
+        logits.float().square().mean().backward()
+        results.append([logits.float(), rows.grad] + [p.grad.clone() for p in layer.parameters()])
+    assert results[0][0].shape == (2, 512, 1001) and results[0][0].is_contiguous()
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-2
+    for padded, plain in zip(*results, strict=True):
+        torch.testing.assert_close(padded, plain, atol=tolerance * plain.abs().max().item(), rtol=tolerance)
 
 
 def test_compiled_loss_matches_the_eager_one_in_training():
@@ -62,7 +72,7 @@ def test_loss_through_the_padded_head_equals_the_plain_loss_with_its_gradients()
     loss.backward()
     gradients = {name: p.grad.clone() for name, p in model.named_parameters()}
     model.zero_grad()
-    logits = model.lm_head(model.model(ids).last_hidden_state)  # (B, T, V), the plain head
+    logits = torch.nn.functional.linear(model.model(ids).last_hidden_state, model.lm_head.weight)  # the plain head
     plain = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, 1001), ids[:, 1:].reshape(-1))
     plain.backward()
     torch.testing.assert_close(loss, plain, atol=1e-5, rtol=1e-5)
