@@ -5,7 +5,8 @@
 #
 #   OUT=/path/to/results PARTS="gpt gpt-compile bert seq2seq" ROUNDS=3 bash bench/offline_gpu_check.sh
 #
-# -> $OUT/results.tgz (logs, JSON, PNG, profiles, the GPU tests' output). PARTS and ROUNDS go to gpu_check.sh.
+# -> $OUT/results.tgz (logs, JSON, PNG, profiles, the GPU tests' output), rewritten after each part. PARTS (the
+# parts, in the order to run them) and ROUNDS go to gpu_check.sh.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -23,8 +24,12 @@ export PYTHONPATH=/tmp/pkg:/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 # From outside the checkout, so that `hf_transformer101` is the installed package, not the source folder.
 (cd /tmp && python3 -m pytest -p no:cacheprovider -m gpu -o addopts="" "$repo/tests/test_gpu.py" 2>&1) \
     | tee "$results/gpu-tests.log" | tail -3
-OUT=$results bash bench/gpu_check.sh > "$results/gpu_check.log" 2>&1
-status=$?
-grep -E "^===|train |inference|decode|beam|done" "$results/gpu_check.log"
-tar czf "$OUT/results.tgz" -C "$(dirname "$results")" results
-exit "$status"
+# One part at a time, in the order PARTS gives, packing after each: a run stopped at its time limit still
+# leaves the parts it finished in $OUT/results.tgz.
+failed=0
+for part in ${PARTS:-bert seq2seq gpt gpt-compile gpt-cudnn gpt-compile-cudnn attention}; do
+    PARTS=$part OUT=$results bash bench/gpu_check.sh >> "$results/gpu_check.log" 2>&1 || failed=$((failed + 1))
+    tar czf "$OUT/results.tgz.partial" -C "$(dirname "$results")" results && mv "$OUT/results.tgz.partial" "$OUT/results.tgz"
+done
+grep -E "^===|train |inference|decode|beam|failed" "$results/gpu_check.log"
+exit "$failed"
