@@ -23,6 +23,7 @@ of the architecture or of the weights. Shape legend: B batch, T new tokens, S ca
 
 import torch
 
+from .modeling.blocks import check_input_ids
 from .modeling.modeling_gpt101 import GPT101ForCausalLM
 
 
@@ -126,6 +127,7 @@ class GreedyDecoder:
         if input_ids.ndim != 2 or input_ids.shape[0] != self.batch_size or input_ids.shape[1] == 0:
             raise ValueError(f"expected input_ids of shape ({self.batch_size}, T0) with T0 >= 1; got "
                              f"{tuple(input_ids.shape)}")
+        check_input_ids(input_ids, self.model.config.vocab_size)
         if max_new_tokens < 1 or input_ids.shape[1] + max_new_tokens > self.max_length:
             raise ValueError(f"prompt ({input_ids.shape[1]}) + max_new_tokens ({max_new_tokens}) must be within "
                              f"max_length={self.max_length}, with max_new_tokens >= 1")

@@ -322,9 +322,18 @@ class SinusoidalPositionalEmbedding(nn.Module):
         return self.table[position_ids]  # (B, T) -> (B, T, C)
 
 
-def check_input_ids(input_ids, vocab_size, name="input_ids"):
-    """Turn the IndexError that a bad id causes deep inside an embedding into a clear error at the boundary."""
-    if input_ids is None or not input_ids.numel() or torch.compiler.is_compiling():
+def check_input_ids(input_ids, vocab_size, name="input_ids", batched=True):
+    """Turn what bad ids cause deep inside the model into clear errors at the boundary: ids that are not integers
+    (an embedding refuses them), no batch dimension (`batched`: (B, T) expected), an id outside [0, vocab_size)
+    (an IndexError inside the embedding)."""
+    if input_ids is None:
+        return
+    if input_ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{name} must hold integer token ids (int64 or int32); got {input_ids.dtype}")
+    if batched and input_ids.dim() != 2:
+        raise ValueError(f"{name} must be (batch, length); got shape {tuple(input_ids.shape)} (one text: add the "
+                         f"batch dimension, {name}[None])")
+    if not input_ids.numel() or torch.compiler.is_compiling():
         return
     low, high = torch.stack(torch.aminmax(input_ids)).tolist()  # one wait for the device, not two
     if low < 0 or high >= vocab_size:
@@ -332,7 +341,10 @@ def check_input_ids(input_ids, vocab_size, name="input_ids"):
 
 
 def check_length(length, max_positions, past_length=0, name="input"):
-    """Positions beyond the trained (or tabulated) ones have no embedding: say so instead of an IndexError."""
+    """Positions beyond the trained (or tabulated) ones have no embedding: say so instead of an IndexError. No
+    position at all: say so instead of a failed reshape in the attention."""
+    if length == 0:
+        raise ValueError(f"{name} has no positions (length 0): nothing to compute")
     if length + past_length > max_positions:
         cached = f" (including {past_length} cached)" if past_length else ""
         raise ValueError(f"{name} has {length + past_length} positions{cached} but the model supports at most "

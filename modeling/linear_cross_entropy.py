@@ -20,7 +20,7 @@ standard library, torch and transformers.
 import torch
 
 from .linear import linear, vocabulary_padding, weight_gradient
-from .losses import CompiledOnce, check_labels, row_chunks
+from .losses import CompiledOnce, check_labels, check_one_label_per_row, row_chunks
 
 # A chunk's logits stay under this many elements, the rows shared evenly between the chunks. Fewer, larger
 # chunks run faster — each streams the weight again and adds its weight gradient to the sum — and smaller ones
@@ -47,6 +47,7 @@ def linear_cross_entropy(hidden_states, weight, labels, *, bias=None, num_items_
     shifted for a causal LM), `ignore_index` skipped; the mean over the labelled tokens, or their sum /
     `num_items_in_batch`.
     """
+    check_one_label_per_row(labels, hidden_states)
     hidden_rows, labels = hidden_states.reshape(-1, hidden_states.shape[-1]), labels.reshape(-1)  # (N, C), (N,)
     labels = labels.to(hidden_rows.device)
     check_labels(labels, weight.shape[0], ignore_index)

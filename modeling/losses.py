@@ -40,6 +40,7 @@ def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-1
         # 1153 with this break. transformers' models break here too (by accident: a log call), so `fullgraph=True`
         # takes no labels with them either.
         torch._dynamo.graph_break()
+    check_one_label_per_row(labels, logits)
     logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device)  # (N, V), (N,)
     reduction = "mean" if num_items_in_batch is None else "sum"
     if compiling:
@@ -53,6 +54,15 @@ def token_cross_entropy(logits, labels, num_items_in_batch=None, ignore_index=-1
     if num_items_in_batch is not None:
         loss = loss / torch.as_tensor(num_items_in_batch, device=loss.device)
     return loss
+
+
+def check_one_label_per_row(labels, predictions):
+    """Labels (...) for predictions (..., V) or (..., C): as many labels as rows, or a clear error (the chunked
+    losses would otherwise read a part of the rows and return a wrong number)."""
+    rows = predictions.shape[:-1].numel()
+    if labels.numel() != rows:
+        raise ValueError(f"labels of shape {tuple(labels.shape)} do not match the predictions of shape "
+                         f"{tuple(predictions.shape)}: one label per position ({rows}), -100 where none")
 
 
 def check_labels(labels, vocab_size, ignore_index):

@@ -103,8 +103,9 @@ class BERT101Model(BERT101PreTrainedModel):
 
         # Bad ids would fail deep inside an embedding with an IndexError: check them here, by name.
         check_input_ids(input_ids, self.config.vocab_size)
-        check_input_ids(token_type_ids, self.config.type_vocab_size, name="token_type_ids")
-        check_input_ids(position_ids, self.config.max_position_embeddings, name="position_ids")
+        # (these two may also come as one (T,) row, broadcast over the batch, as transformers' BERT takes them)
+        check_input_ids(token_type_ids, self.config.type_vocab_size, name="token_type_ids", batched=False)
+        check_input_ids(position_ids, self.config.max_position_embeddings, name="position_ids", batched=False)
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)  # (B, T) -> (B, T, C)
         batch, length, _ = inputs_embeds.shape

@@ -52,6 +52,8 @@ def test_bad_inputs_are_refused_with_the_reason():
         decoder.generate(torch.zeros(2, 4, dtype=torch.long), 3)
     with pytest.raises(ValueError, match="max_length=12"):
         decoder.generate(torch.zeros(1, 10, dtype=torch.long), 3)
+    with pytest.raises(ValueError, match=r"input_ids must lie in \[0, 97\)"):
+        decoder.generate(torch.tensor([[3, 97]]), 3)
     with pytest.raises(ValueError, match="max_position_embeddings=40"):
         GreedyDecoder(model, batch_size=1, max_length=41)
     with pytest.raises(ValueError, match="eval mode"):

@@ -224,6 +224,17 @@ def test_bad_inputs_raise_value_errors_with_the_numbers(ids, message):
         tiny_model()(ids)
 
 
+@pytest.mark.parametrize("ids, labels, error, message", [
+    (torch.tensor([3.0, 4.0]), None, TypeError, "integer token ids"),
+    (torch.tensor([3, 4]), None, ValueError, r"\(batch, length\); got shape \(2,\)"),
+    (torch.zeros(2, 0, dtype=torch.long), None, ValueError, "no positions"),
+    (torch.tensor([[3, 4, 5]]), torch.tensor([[3, 4]]), ValueError, r"labels of shape \(1, 2\) do not match"),
+])
+def test_malformed_inputs_and_labels_are_refused_with_the_reason(ids, labels, error, message):
+    with pytest.raises(error, match=message):
+        tiny_model()(ids, labels=labels)
+
+
 def test_generation_past_the_context_raises_a_clear_error():
     with pytest.raises(ValueError, match="max_position_embeddings"):
         tiny_model().generate(random_ids(1, 60), max_new_tokens=10, do_sample=False, pad_token_id=1)

@@ -111,6 +111,12 @@ def test_a_label_outside_the_vocabulary_is_refused(bad_label):
         fused.linear_cross_entropy(hidden, weight, labels)
 
 
+def test_labels_that_do_not_match_the_rows_are_refused():
+    hidden, weight, labels = inputs()
+    with pytest.raises(ValueError, match="do not match the predictions"):
+        fused.linear_cross_entropy(hidden, weight, labels[..., 1:])
+
+
 def model_pair(family, vocab_size=300):
     """(our model, the same with the option on, a batch with labels), dropout off."""
     torch.manual_seed(0)

@@ -44,7 +44,7 @@ def test_token_cross_entropy_is_transformers_loss(precision, ignored, chunk_elem
 
 def test_the_cpu_loss_with_nothing_labelled_bad_labels_and_float64():
     """As transformers': NaN and zero gradients with nothing labelled. A label outside the vocabulary is named
-    as such. float64 logits are computed in float64 (gradcheck)."""
+    as such, and so are labels that do not match the rows. float64 logits are computed in float64 (gradcheck)."""
     logits = torch.randn(6, 10, dtype=torch.float64, requires_grad=True)
     nothing = torch.full((6,), -100)
     loss = token_cross_entropy(logits, nothing)
@@ -53,6 +53,8 @@ def test_the_cpu_loss_with_nothing_labelled_bad_labels_and_float64():
     assert torch.equal(gradient, torch.zeros_like(logits))
     with pytest.raises(RuntimeError, match=r"labels must be ids in \[0, 10\) or -100"):
         token_cross_entropy(logits, torch.tensor([0, 1, 2, 3, 4, 10]))
+    with pytest.raises(ValueError, match=r"one label per position \(6\)"):  # not a loss over the first five rows
+        token_cross_entropy(logits, torch.tensor([0, 1, 2, 3, 4]))
     labels = torch.tensor([0, -100, 9, 3, -100, 5])
     assert torch.autograd.gradcheck(lambda x: token_cross_entropy(x, labels), (logits,))
 
