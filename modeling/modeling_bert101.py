@@ -27,7 +27,7 @@ from .blocks import (
 )
 from .configuration_bert101 import BERT101Config
 from .linear import Linear, OutputLinear
-from .losses import token_cross_entropy
+from .losses import check_one_label_per_row, token_cross_entropy
 
 
 class BERT101PreTrainedModel(PreTrainedModel):
@@ -189,6 +189,8 @@ class BERT101ForMaskedLM(BERT101PreTrainedModel):
                              return_dict=True)
         hidden_states = outputs.last_hidden_state  # (B, T, C)
         if labels is not None and self.config.sparse_prediction:
+            check_one_label_per_row(labels, hidden_states)
+            labels = labels.reshape(hidden_states.shape[:-1])  # (B, T), from any shape that holds one per position
             labelled = labels != -100  # (B, T)
             hidden_states, labels = hidden_states[labelled], labels[labelled]  # (N, C), (N,)
         logits = self.lm_head(hidden_states)  # (B, T, V), or (N, V) with sparse_prediction

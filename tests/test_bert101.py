@@ -353,6 +353,10 @@ def test_sparse_prediction_gives_the_same_loss_gradients_and_labelled_logits():
     for (name, a), b in zip(dense.named_parameters(), sparse.parameters()):
         torch.testing.assert_close(a.grad, b.grad, msg=name)
     assert sparse(ids).logits.shape == (3, 12, VOCAB)  # without labels: every position, as usual
+    # Labels of any shape with one per position, as transformers' loss takes them; any other count is refused.
+    torch.testing.assert_close(sparse(ids, labels=labels.flatten()).loss, outputs["sparse"].loss)
+    with pytest.raises(ValueError, match="one label per position"):
+        sparse(ids, labels=labels[:, 1:])
 
 
 def test_resize_token_embeddings_keeps_the_decoder_tied_and_its_bias_sized():
