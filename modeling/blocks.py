@@ -105,26 +105,59 @@ def _cpu_bf16_training(query):
     )
 
 
-def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, dtype):
+def cached_lengths(cache, query_length):
+    """(tokens already in the cache, keys the attention will read) for a transformers `Cache`, or None.
+
+    A cache that grows (`DynamicCache`) gives back the past and the new keys; a preallocated one (`StaticCache`,
+    `generate(cache_implementation="static")`) gives back its whole buffer, whose slots beyond the tokens written
+    so far hold zeros that the mask must hide.
+    """
+    if cache is None:
+        return 0, query_length
+    key_length, _ = cache.get_mask_sizes(query_length, 0)
+    return int(cache.get_seq_length()), int(key_length)  # (a static cache counts in a tensor)
+
+
+def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, dtype, past_length=None):
     """Additive mask (0 = attend, dtype min = blocked) of shape (B, 1, T, S), or None when no mask is needed.
 
-    `padding_mask` is the tokenizer's (B, S) attention_mask over all keys (cached ones included), 1 = real token.
-    None is returned whenever the attention kernels can do the job alone — no padding, and either not causal or
-    causal with T == S / T == 1 — so SDPA can take its `is_causal` fast path without a materialised mask.
-    A float mask (not boolean) keeps rows of left padding finite under both kernels.
+    `padding_mask` is the tokenizer's (B, S) attention_mask over all keys (cached ones included), 1 = real token,
+    or a ready (B, 1, T, S) mask (boolean, True = attend, or additive): what transformers' `generate` passes with a
+    static cache. Causal: query t is token `past_length + t` (default: the keys end with the queries) and sees the
+    keys up to itself — keys past the last query (a static cache's empty slots) never. None is returned whenever
+    the attention kernels can do the job alone — no padding, no empty slots, and either not causal or causal with
+    T == S / T == 1 — so SDPA can take its `is_causal` fast path without a materialised mask. A float mask (not
+    boolean) keeps rows of left padding finite under both kernels.
     """
+    if padding_mask is not None and padding_mask.dim() == 4:
+        return _ready_mask(padding_mask, query_length, key_length, dtype)
+    past_length = key_length - query_length if past_length is None else past_length
+    if padding_mask is not None and padding_mask.shape[-1] != past_length + query_length:
+        raise ValueError(f"attention_mask covers {padding_mask.shape[-1]} tokens, but there are {past_length} cached "
+                         f"and {query_length} new ones")
     has_padding = padding_mask is not None and not bool(padding_mask.all())
-    if not has_padding and (not is_causal or query_length in (1, key_length)):
+    empty_slots = key_length - past_length - query_length
+    if not has_padding and not empty_slots and (not is_causal or query_length in (1, key_length)):
         return None
     device = padding_mask.device if padding_mask is not None else None
     allowed = torch.ones(1, 1, query_length, key_length, dtype=torch.bool, device=device)  # (1, 1, T, S)
     if is_causal:
-        # Query i is the (S - T + i)-th token overall: it may see keys up to and including itself.
-        allowed = allowed.tril(key_length - query_length)
+        allowed = allowed.tril(past_length)  # query t, token past + t, sees keys 0 .. past + t
     if has_padding:
+        padding_mask = nn.functional.pad(padding_mask, (0, empty_slots))  # (B, S): the empty slots count as padding
         allowed = allowed & padding_mask[:, None, None, :].bool()  # (B, 1, T, S)
     mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
     return mask.masked_fill(~allowed, torch.finfo(dtype).min)
+
+
+def _ready_mask(mask, query_length, key_length, dtype):
+    """A caller's (B, 1, T, S) mask as an additive one in `dtype`, after checking its shape."""
+    if mask.shape[-2:] != (query_length, key_length):
+        raise ValueError(f"a 4D attention_mask must be (batch, 1, {query_length} queries, {key_length} keys); got "
+                         f"{tuple(mask.shape)}")
+    if mask.dtype == torch.bool:
+        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
+    return mask.to(dtype)
 
 
 class MultiHeadAttention(nn.Module):

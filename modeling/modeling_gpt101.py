@@ -24,6 +24,7 @@ from .blocks import (
     Block,
     LearnedPositionalEmbedding,
     build_attention_mask,
+    cached_lengths,
     check_input_ids,
     check_length,
     init_weights,
@@ -97,17 +98,17 @@ class GPT101Model(GPT101PreTrainedModel):
         cache = cache if cache is not None else past_key_values
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
-        past_length = cache.get_seq_length() if cache is not None else 0
         check_input_ids(input_ids, self.config.vocab_size)
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)  # (B, T) -> (B, T, C)
         batch, length, _ = inputs_embeds.shape
+        past_length, key_length = cached_lengths(cache, length)
         check_length(length, self.config.max_position_embeddings, past_length)
         if position_ids is None:
             position_ids = torch.arange(past_length, past_length + length, device=inputs_embeds.device)[None]
         hidden_states = self.dropout(inputs_embeds + self.embed_positions(position_ids))  # (B, T, C)
 
-        mask = build_attention_mask(attention_mask, length, past_length + length, is_causal=True,
+        mask = build_attention_mask(attention_mask, length, key_length, past_length=past_length, is_causal=True,
                                     dtype=hidden_states.dtype)
         all_hidden_states, all_attentions = [], []
         for layer in self.layers:

@@ -30,6 +30,7 @@ from .blocks import (
     Block,
     SinusoidalPositionalEmbedding,
     build_attention_mask,
+    cached_lengths,
     check_input_ids,
     check_length,
     embedding_scale,
@@ -197,18 +198,17 @@ class Seq2Seq101Decoder(nn.Module):
             cache = EncoderDecoderCache(cache, DynamicCache(config=config))
         if use_cache and cache is None:
             cache = EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
-        past_length = cache.get_seq_length() if cache is not None else 0  # target tokens already decoded
-
         check_input_ids(input_ids, config.vocab_size, name="decoder_input_ids")
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)  # (B, T) -> (B, T, C)
         length = inputs_embeds.shape[1]
+        past_length, key_length = cached_lengths(cache, length)  # target tokens already decoded, and all the keys
         check_length(length, config.max_position_embeddings, past_length, name="target (decoder_input_ids)")
         positions = torch.arange(past_length, past_length + length, device=inputs_embeds.device)[None]  # (1, T)
         hidden_states = self.dropout(inputs_embeds * self.embed_scale + self.embed_positions(positions))  # (B, T, C)
 
         # Self-attention: query t sees target tokens <= t (and not padding); cross-attention: every real source token.
-        self_mask = build_attention_mask(attention_mask, length, past_length + length, is_causal=True,
+        self_mask = build_attention_mask(attention_mask, length, key_length, past_length=past_length, is_causal=True,
                                          dtype=hidden_states.dtype)  # (B, 1, T, P) or None
         cross_mask = build_attention_mask(encoder_attention_mask, length, encoder_hidden_states.shape[1],
                                           is_causal=False, dtype=hidden_states.dtype)  # (B, 1, T, S) or None

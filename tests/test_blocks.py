@@ -87,6 +87,22 @@ def test_causal_mask_hides_the_future_and_padding():
     assert build_attention_mask(torch.ones(1, 4), 4, 4, is_causal=True, dtype=torch.float32) is None
 
 
+def test_masks_for_a_static_cache_and_ready_made_masks():
+    """A static cache's keys: 2 cached tokens, 2 new ones, 2 empty slots, which no query may see."""
+    allowed = build_attention_mask(None, 2, 6, past_length=2, is_causal=True, dtype=torch.float32)[0, 0] == 0
+    assert allowed.tolist() == [[True, True, True, False, False, False], [True, True, True, True, False, False]]
+    padded = build_attention_mask(torch.tensor([[0, 1, 1, 1]]), 2, 6, past_length=2, is_causal=True,
+                                  dtype=torch.float32)[0, 0] == 0
+    assert padded.tolist() == [[False, True, True, False, False, False], [False, True, True, True, False, False]]
+    ready = torch.tensor([[True, False], [True, True]])[None, None]  # (1, 1, T, S), what generate passes
+    mask = build_attention_mask(ready, 2, 2, is_causal=True, dtype=torch.bfloat16)
+    assert mask.dtype == torch.bfloat16 and torch.equal(mask == 0, ready)
+    with pytest.raises(ValueError, match="4D attention_mask"):
+        build_attention_mask(ready, 2, 3, is_causal=True, dtype=torch.float32)
+    with pytest.raises(ValueError, match="covers 3 tokens, but there are 2 cached and 2 new"):
+        build_attention_mask(torch.ones(1, 3), 2, 4, is_causal=True, dtype=torch.float32)
+
+
 def test_cross_attention_reads_keys_and_values_from_the_other_sequence():
     torch.manual_seed(0)
     cross = MultiHeadAttention(Config(), hidden_size=8, num_heads=2, is_causal=False, is_cross_attention=True)

@@ -118,6 +118,19 @@ def test_generate_with_cache_equals_without(settings):
     assert outputs[0].shape[1] <= 13
 
 
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+@pytest.mark.parametrize("settings", [dict(do_sample=False), dict(num_beams=3, do_sample=False)])
+def test_generate_with_a_static_cache_equals_the_growing_one(attn, settings):
+    """`cache_implementation="static"` (preallocated keys and values, transformers' route to a compiled decode):
+    the same tokens as the default cache, on a left-padded batch."""
+    model = tiny_model()
+    model.set_attn_implementation(attn)
+    batch = torch.cat([torch.cat([torch.full((1, 3), 1), random_ids(1, 3, seed=4)], dim=1), random_ids(1, 6)])
+    kwargs = dict(attention_mask=(batch != 1).long(), max_new_tokens=8, pad_token_id=1, **settings)
+    growing = model.generate(batch, **kwargs)
+    assert torch.equal(model.generate(batch, cache_implementation="static", **kwargs), growing)
+
+
 def test_generate_left_padded_batch_equals_single_prompts():
     model = tiny_model()
     short, long = random_ids(1, 3, seed=4), random_ids(1, 6, seed=5)

@@ -265,6 +265,14 @@ def test_generate_with_cache_equals_without(settings):
     assert outputs[0][:, 0].eq(PAD).all() and outputs[0].shape[1] <= 11
 
 
+@pytest.mark.parametrize("settings", [dict(do_sample=False), dict(num_beams=3, do_sample=False)])
+def test_generate_with_a_static_cache_equals_the_growing_one(settings):
+    model = tiny_model()
+    ids, mask = padded_source()
+    kwargs = dict(input_ids=ids, attention_mask=mask, max_new_tokens=10, **settings)
+    assert torch.equal(model.generate(cache_implementation="static", **kwargs), model.generate(**kwargs))
+
+
 def test_generate_on_a_padded_batch_equals_each_source_alone_and_a_manual_loop():
     model = tiny_model()
     ids, mask = padded_source()
