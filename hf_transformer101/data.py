@@ -51,6 +51,14 @@ def _local_path(source: Source) -> Path | None:
     return None
 
 
+def pretrained_source(source: Source) -> str:
+    """`source` for `from_pretrained`: a folder (`~` expanded) or a Hub id, by `_local_path`'s rule. A name that
+    can only be a path must exist: a FileNotFoundError naming it, where transformers would call it an invalid
+    Hub repo id."""
+    path = _local_path(source)
+    return str(source) if path is None else str(path)
+
+
 def _read_lines(path: Path) -> list[str]:
     """The lines of a UTF-8 file, without line ends.
 

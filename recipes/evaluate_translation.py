@@ -19,7 +19,7 @@ import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, HfArgumentParser
 
 import hf_transformer101  # noqa: F401  (registers Seq2Seq101 with AutoModelForSeq2SeqLM)
-from hf_transformer101.data import load_translation
+from hf_transformer101.data import load_translation, pretrained_source
 from hf_transformer101.metrics import translation_scores
 from hf_transformer101.translation import evaluate_translation, save_translation_eval
 
@@ -76,8 +76,9 @@ def main(argv: list[str] | None = None) -> dict:
         default_output = Path(args.hypotheses).parent
     else:
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        tokenizer = AutoTokenizer.from_pretrained(args.model, trust_remote_code=args.trust_remote_code)
-        model = AutoModelForSeq2SeqLM.from_pretrained(args.model, trust_remote_code=args.trust_remote_code).to(device)
+        source = pretrained_source(args.model)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=args.trust_remote_code)
+        model = AutoModelForSeq2SeqLM.from_pretrained(source, trust_remote_code=args.trust_remote_code).to(device)
         with torch.autocast(device, dtype=torch.bfloat16, enabled=args.bf16):
             result = evaluate_translation(model, tokenizer, sources, references, batch_size=args.batch_size,
                                           num_beams=args.num_beams, max_new_tokens=args.max_new_tokens,

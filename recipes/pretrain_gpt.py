@@ -15,7 +15,7 @@ import torch
 from accelerate import PartialState
 
 from hf_transformer101 import GPT101Config, GPT101ForCausalLM
-from hf_transformer101.data import load_text_corpus
+from hf_transformer101.data import load_text_corpus, pretrained_source
 from hf_transformer101.sampling import sample_text
 from hf_transformer101.tokenization import train_bpe_tokenizer, train_char_tokenizer
 from hf_transformer101.training import (
@@ -61,7 +61,7 @@ def build_tokenizer(data_args, text, block_size):
         return train_bpe_tokenizer([text], data_args.bpe_vocab_size, model_max_length=block_size)
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(data_args.tokenizer)
+    return AutoTokenizer.from_pretrained(pretrained_source(data_args.tokenizer))
 
 
 def main(argv=None):

@@ -13,6 +13,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelF
 from transformers import HfArgumentParser
 
 import hf_transformer101  # noqa: F401  (registers our model types with the Auto classes)
+from hf_transformer101.data import pretrained_source
 from hf_transformer101.plotting import plot_attention_maps, plot_positional_encoding
 
 
@@ -29,6 +30,7 @@ class Arguments:
 
 
 def load(path):
+    path = pretrained_source(path)
     config = AutoConfig.from_pretrained(path, trust_remote_code=True)
     auto = AutoModelForSeq2SeqLM if config.is_encoder_decoder else (
         AutoModelForCausalLM if config.model_type == "gpt101" else AutoModel)

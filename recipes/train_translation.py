@@ -25,7 +25,7 @@ from datasets import Dataset, DatasetDict
 from transformers import AutoTokenizer, DataCollatorForSeq2Seq, PreTrainedTokenizerBase
 
 from hf_transformer101 import Seq2Seq101Config, Seq2Seq101ForConditionalGeneration
-from hf_transformer101.data import load_translation
+from hf_transformer101.data import load_translation, pretrained_source
 from hf_transformer101.tokenization import train_sentencepiece_tokenizer
 from hf_transformer101.training import (
     DatasetBatches,
@@ -132,7 +132,7 @@ def load_data(data_args: DataArguments) -> tuple[str, DatasetDict]:
 
 def build_tokenizer(data_args: DataArguments, train_split: Dataset, max_length: int) -> PreTrainedTokenizerBase:
     if data_args.tokenizer != "sentencepiece":
-        return AutoTokenizer.from_pretrained(data_args.tokenizer)
+        return AutoTokenizer.from_pretrained(pretrained_source(data_args.tokenizer))
     pairs = train_split["translation"]
     sides = (pair[lang] for lang in (data_args.source_lang, data_args.target_lang) for pair in pairs)
     return train_sentencepiece_tokenizer(sides, data_args.vocab_size, model_max_length=max_length)

@@ -381,3 +381,14 @@ def test_mlm_bad_input():
         mlm_datasets("a b c", tok, 64)
     with pytest.raises(ValueError, match="cls_token"):
         mlm_datasets("a b c", train_char_tokenizer(["abc"]), 4)
+
+
+def test_pretrained_source_is_a_folder_or_a_hub_id_and_a_missing_folder_is_named(tmp_path, monkeypatch):
+    """What the recipes hand to `from_pretrained`: transformers would call a mistyped folder an invalid repo id."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "model").mkdir()
+    assert data.pretrained_source("~/model") == str(tmp_path / "model")
+    assert data.pretrained_source("Helsinki-NLP/opus-mt-en-de") == "Helsinki-NLP/opus-mt-en-de"
+    for missing in ("./outputs/en-de/model", "/nowhere/model", "~/models/gpt"):
+        with pytest.raises(FileNotFoundError, match="not found"):
+            data.pretrained_source(missing)
