@@ -12,6 +12,8 @@
 #                     loop, eager and CUDA-graphed); profiles of one training call of each model;
 #   gpt-compile       the same training with torch.compile (both models compiled), profiled;
 #   gpt-cudnn, gpt-compile-cudnn   the two trainings again with SDPA on cuDNN's attention kernel;
+#   gpt-compile-autotune   the compiled training in torch.compile's max-autotune mode (GEMMs tuned, CUDA graphs;
+#                     minutes of compiling), profiled: what is left for the 45% MFU target;
 #   attention         the attention sweep, T = 128 ... 4096, SDPA vs eager.
 # Each part runs on its own: a failing part is logged and the next one still runs. The exit status is the number
 # of parts that failed. ROUNDS (default 5) sets the A/B rounds per measurement; PYTHON (default python3) the
@@ -36,7 +38,7 @@ part() {  # part NAME COMMAND...: run it, keep its log, count a failure and carr
     echo "=== $name: $((SECONDS - start)) s"
 }
 
-PARTS=${PARTS:-bert seq2seq gpt gpt-compile gpt-cudnn gpt-compile-cudnn attention}
+PARTS=${PARTS:-bert seq2seq gpt gpt-compile gpt-cudnn gpt-compile-cudnn gpt-compile-autotune attention}
 wanted() { [[ " $PARTS " == *" $1 "* ]]; }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
@@ -49,6 +51,8 @@ wanted gpt && part gpt "${run[@]}" --family gpt --profile
 wanted gpt-compile && part gpt-compile "${run[@]}" --family gpt --compile --parts train --profile
 wanted gpt-cudnn && part gpt-cudnn "${run[@]}" --family gpt --parts train --sdpa-backend cudnn
 wanted gpt-compile-cudnn && part gpt-compile-cudnn "${run[@]}" --family gpt --compile --parts train --sdpa-backend cudnn
+wanted gpt-compile-autotune && part gpt-compile-autotune "${run[@]}" --family gpt --compile max-autotune --parts train \
+    --profile
 wanted attention && part attention "$PYTHON" bench/attention_sweep.py --device cuda --max-length 4096 --out "$OUT"
 echo "done: $failed part(s) failed; results in $OUT"
 exit "$failed"

@@ -65,6 +65,7 @@ SIZES = {
                 "gpu": Size(58101, 6, 512, 8, 64, 64, 64, (64,))},
 }
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
+COMPILE_MODES = ["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 SDPA_BACKENDS = {"flash": SDPBackend.FLASH_ATTENTION, "cudnn": SDPBackend.CUDNN_ATTENTION,
                  "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}
 
@@ -139,7 +140,8 @@ def bench_train(models, batch, tokens, args, device, size, family):
     the same loss first.
     """
     optimizers = {name: torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True) for name, model in models.items()}
-    runners = {name: torch.compile(model) if args.compile else model for name, model in models.items()}
+    mode = None if args.compile == "default" else args.compile
+    runners = {name: torch.compile(model, mode=mode) if args.compile else model for name, model in models.items()}
     candidates = {name: Variant(name) for name in models}
     fused = ("ours_fused", "fused_linear_cross_entropy")
     option = {"bert": ("ours_sparse", "sparse_prediction"), "gpt": fused, "seq2seq": fused}
@@ -440,7 +442,9 @@ def main(argv=None):
     parser.add_argument("--layers", type=int, default=None, help="layers (per stack) instead of the size's own")
     parser.add_argument("--vocab", type=int, default=None, help="vocabulary instead of the size's own (e.g. GPT-2's "
                         "50257 at the CPU size; the files' names then say so)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile both models for training")
+    parser.add_argument("--compile", nargs="?", const="default", choices=COMPILE_MODES, default=None,
+                        help="torch.compile both models for training, in torch.compile's default mode or the one "
+                        "named (reduce-overhead: CUDA graphs; max-autotune: GEMMs tuned, with CUDA graphs)")
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="folder for JSON and PNG")
     parser.add_argument("--parts", default="train,inference,generation", help="comma-separated subset to run")
     parser.add_argument("--precisions", default=None, help="comma-separated, from fp32,bf16 (default: both on "
@@ -481,7 +485,8 @@ def main(argv=None):
 
 def run_name(family, device, args):
     """What names this run's files: family, device and the settings that change the measurement."""
-    suffix = ("-compile" if args.compile else "") + ("" if args.sdpa_backend == "default" else f"-{args.sdpa_backend}")
+    suffix = {None: "", "default": "-compile"}.get(args.compile, f"-compile-{args.compile}")
+    suffix += "" if args.sdpa_backend == "default" else f"-{args.sdpa_backend}"
     suffix += f"-vocab{args.vocab}" if args.vocab else ""
     return f"{family}-{device.type}{suffix}"
 
