@@ -29,7 +29,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from .linear import Linear
+from .linear import Linear, compute_dtype
 
 
 def eager_attention(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
@@ -41,32 +41,45 @@ def eager_attention(module, query, key, value, attention_mask, scaling, dropout=
     """
     if attention_mask is None and module.is_causal and query.shape[-2] > 1:
         # No explicit mask: the model relies on the causal flag (what SDPA's `is_causal` does).
-        scores = _causal_scores(query, key, scaling)  # (B, H, T, S)
-    else:
-        scores = torch.matmul(query, key.transpose(-1, -2)) * scaling  # (B, H, T, D) @ (B, H, D, S) -> (B, H, T, S)
-        if attention_mask is not None:
-            scores = scores + attention_mask
+        attention_mask = _future_mask(query, key)
+    scores = _scaled_scores(query, key, scaling, attention_mask)  # (B, H, T, S)
     weights = nn.functional.softmax(scores, dim=-1)  # (B, H, T, S): how much each query listens to each key
     weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     output = torch.matmul(weights, value)  # (B, H, T, S) @ (B, H, S, D) -> (B, H, T, D)
     return output.transpose(1, 2).contiguous(), weights  # (B, T, H, D)
 
 
-def _causal_scores(query, key, scaling):
-    """q k^T * scaling with the future blocked, (B, H, T, S), as one batched product: the causal mask (0, or the
-    dtype's lowest number above the diagonal) is its addend and the scaling its multiplier (`baddbmm`), where a
-    product, a scaling pass and a masking pass over the (B, H, T, S) scores — and the same two passes again in the
-    backward pass — cost GPT's causal attention 30-40% more on the CPU (bf16, 256 tokens: 11.5 against 16 ms
-    forward + backward per layer). The mask is aligned so that the last query sees every key: right with a cache
-    in front of the new tokens too."""
+def _scaled_scores(query, key, scaling, mask):
+    """q k^T * scaling + mask, (B, H, T, S), as one batched product (`baddbmm`): the mask (B or 1, 1, T, S), or
+    None, is its addend and the scaling its multiplier.
+
+    Written as a product, a scaling pass and a masking pass over the (B, H, T, S) scores — and the same passes
+    again in the backward pass — they cost more than the products themselves on the CPU: bf16 forward + backward
+    per layer, GPT's causal attention at 256 tokens 11.5 against 16 ms, BERT's at 8 x 128 without a mask 0.8
+    against 2.1 ms, with one 0.9 against 1.5. The mask goes in at the compute dtype's lowest number at most (an
+    fp32 mask's would round to -inf in bf16, and a row with every key masked would then give NaN).
+    """
     (batch, heads, query_length, head_dim), key_length = query.shape, key.shape[-2]
-    device_type = query.device.type
-    dtype = torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else query.dtype
-    future = torch.full((query_length, key_length), torch.finfo(dtype).min, dtype=dtype, device=query.device)
-    future = future.triu(key_length - query_length + 1)  # (T, S): 0 on and below the diagonal
-    scores = torch.baddbmm(future, query.reshape(-1, query_length, head_dim),
-                           key.reshape(-1, key_length, head_dim).transpose(1, 2), alpha=scaling)  # (B*H, T, S)
+    dtype = compute_dtype(query)
+    if mask is None:
+        addend, beta = torch.zeros(1, 1, 1, dtype=dtype, device=query.device), 0  # (ignored with beta = 0)
+    else:
+        addend, beta = mask if mask.dtype == dtype else mask.clamp(min=torch.finfo(dtype).min).to(dtype), 1
+        # (1, T, S) broadcasts over the B * H products; a mask per sequence is laid out for each head
+        addend = addend.expand(batch, heads, -1, -1) if addend.shape[0] > 1 else addend[0]
+        addend = addend.reshape(-1, query_length, key_length)
+    scores = torch.baddbmm(addend, query.reshape(-1, query_length, head_dim),
+                           key.reshape(-1, key_length, head_dim).transpose(1, 2), beta=beta, alpha=scaling)
     return scores.view(batch, heads, query_length, key_length)
+
+
+def _future_mask(query, key):
+    """The causal mask (1, 1, T, S): 0 on and below the diagonal, the compute dtype's lowest number above it,
+    aligned so that the last query sees every key (right with a cache in front of the new tokens too)."""
+    query_length, key_length = query.shape[-2], key.shape[-2]
+    dtype = compute_dtype(query)
+    future = torch.full((query_length, key_length), torch.finfo(dtype).min, dtype=dtype, device=query.device)
+    return future.triu(key_length - query_length + 1)[None, None]
 
 
 def attention_function(config, query, key, causal_without_mask=False):
@@ -76,7 +89,7 @@ def attention_function(config, query, key, causal_without_mask=False):
 
     There, torch's CPU flash kernel is slow in its backward pass. Forward + backward on the project's CPU box (2
     threads, bf16): 1.7-5x the time of `eager_attention`'s bf16 products and softmax for 64 and 128 keys (head
-    size 32 or 64, 4 to 12 heads); causal at 256 keys 1.2-1.6x (`_causal_scores`), at 512 1.05-1.5x, at 1024 flash
+    size 32 or 64, 4 to 12 heads); causal at 256 keys 1.2-1.6x (`_scaled_scores`), at 512 1.05-1.5x, at 1024 flash
     ahead; with a mask to add 0.7-1.6x at 256. Forward alone, without gradients, neither wins throughout, and
     SDPA stays. The written-out attention rounds its scores to bf16 before the softmax (as transformers' eager
     attention does under autocast; flash keeps them in fp32): the CPU GPT recipe (bf16, 64 tokens) reached the

@@ -135,6 +135,12 @@ def weight_gradient(grad_rows, input_rows):
     return torch.mm(grad_rows.t(), input_rows)
 
 
+def compute_dtype(tensor):
+    """The dtype products of `tensor` run in: autocast's where it is on for its device, else its own."""
+    device_type = tensor.device.type
+    return torch.get_autocast_dtype(device_type) if torch.is_autocast_enabled(device_type) else tensor.dtype
+
+
 class Linear(nn.Linear):
     """nn.Linear (same parameters, same state dict, same `isinstance`) computed by `linear` above."""
 

@@ -19,7 +19,7 @@ standard library, torch and transformers.
 
 import torch
 
-from .linear import linear, vocabulary_padding, weight_gradient
+from .linear import compute_dtype, linear, vocabulary_padding, weight_gradient
 from .losses import CompiledOnce, check_labels, check_one_label_per_row, row_chunks
 
 # A chunk's logits stay under this many elements, the rows shared evenly between the chunks. Fewer, larger
@@ -62,11 +62,11 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, hidden_rows, weight, bias, labels, divisor, ignore_index):
-        compute_dtype = _compute_dtype(hidden_rows)
+        dtype = compute_dtype(hidden_rows)
         need_hidden_grad, need_weight_grad, need_bias_grad = ctx.needs_input_grad[:3]
         vocab_size = weight.shape[0]
         # Cast once, not per chunk (autocast would, per product).
-        head, head_bias = weight.to(compute_dtype), None if bias is None else bias.to(compute_dtype)
+        head, head_bias = weight.to(dtype), None if bias is None else bias.to(dtype)
         if padding := vocabulary_padding(vocab_size, head.device):
             # Zero rows, masked out of the softmax: their logits get no probability, their gradient is cut off.
             head = torch.nn.functional.pad(head, (0, 0, 0, padding))  # (V', C)
@@ -80,7 +80,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         loss_and_gradient = _compiled_loss_and_gradient if hidden_rows.is_cuda else _loss_and_gradient_in_cache
         for start in range(0, hidden_rows.shape[0], rows_per_chunk):
             chunk = slice(start, start + rows_per_chunk)
-            rows = hidden_rows[chunk].to(compute_dtype)  # (n, C)
+            rows = hidden_rows[chunk].to(dtype)  # (n, C)
             # The logits go straight in, not kept here: the CPU's function writes the gradient over them, the
             # compiled one (and its eager fallback) frees them once read.
             loss, grad_logits = loss_and_gradient(linear(rows, head, head_bias), labels[chunk], vocab_size,
@@ -106,14 +106,6 @@ class _LinearCrossEntropy(torch.autograd.Function):
         scale = grad_loss.float() * torch.where(divisor > 0, 1 / divisor, 0.0)  # ()
         gradients = [None if grad is None else (grad * scale).to(grad.dtype) for grad in gradients]
         return *gradients, None, None, None
-
-
-def _compute_dtype(hidden_rows):
-    """The dtype the products run in: autocast's where it is on, else the hidden states'."""
-    device_type = hidden_rows.device.type
-    if torch.is_autocast_enabled(device_type):
-        return torch.get_autocast_dtype(device_type)
-    return hidden_rows.dtype
 
 
 def _loss_and_gradient(logits, labels, vocab_size, ignore_index):

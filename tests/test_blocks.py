@@ -64,6 +64,39 @@ def test_causal_attention_without_a_mask_blocks_the_future(lengths, precision):
     assert weights[..., 0, key_length - query_length + 1:].abs().max() == 0  # the first query sees no later key
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("masked", [False, True], ids=["no-mask", "padding-mask"])
+def test_bidirectional_attention_with_and_without_a_mask_is_the_written_out_formula(masked, precision):
+    """Mask and scaling inside the batched product (`baddbmm`) give softmax(q k^T * scaling + mask) v and its
+    gradients; a row with every key masked stays finite in bf16 (the fp32 mask is capped at bf16's lowest)."""
+    torch.manual_seed(0)
+    module = torch.nn.Module()
+    module.is_causal, module.training = False, False
+    inputs = [torch.randn(2, 3, 5, 8, requires_grad=True) for _ in range(3)]  # query, key, value (B, H, T, D)
+    mask = None
+    if masked:  # (B, 1, T, S): the second sequence's last two keys are padding, and its first query sees nothing
+        mask = torch.zeros(2, 1, 5, 5)
+        mask[1, :, :, 3:] = torch.finfo(torch.float32).min
+        mask[1, :, 0, :] = torch.finfo(torch.float32).min
+    results = []
+    for function in ("ours", "reference"):
+        with torch.autocast("cpu", enabled=precision == "bf16"):
+            query, key, value = inputs
+            if function == "ours":
+                output, weights = eager_attention(module, query, key, value, mask, scaling=8**-0.5)
+            else:
+                scores = (query @ key.transpose(-1, -2)) * 8**-0.5
+                if mask is not None:
+                    scores = scores.float() + mask
+                weights = torch.softmax(scores.float(), dim=-1)
+                output = (weights.to(value.dtype) @ value).transpose(1, 2)
+        results.append((weights, output, *torch.autograd.grad(output.float().square().sum(), inputs)))
+    for ours, reference in zip(*results):
+        assert ours.float().isfinite().all()
+        tolerance = 0.02 * reference.abs().max().item() if precision == "bf16" else 1e-6
+        torch.testing.assert_close(ours.float(), reference.float(), rtol=0, atol=tolerance)
+
+
 def test_multi_head_attention_runs_heads_independently_and_concatenates_them():
     torch.manual_seed(0)
     attention = MultiHeadAttention(Config(), hidden_size=8, num_heads=2, is_causal=False)
