@@ -34,6 +34,26 @@ def test_attention_is_softmax_of_scaled_dot_products_times_values():
     torch.testing.assert_close(weights.sum(-1), torch.ones(1, 1, 4))  # each query distributes one unit of attention
 
 
+def compare_with_written_out_attention(is_causal, inputs, mask, reference, precision):
+    """`eager_attention` against `reference(query, key, value) -> (weights, output)`: the same attention weights,
+    output and input gradients, to fp32 rounding or about one bf16 rounding, and all finite. Returns our weights."""
+    module = torch.nn.Module()
+    module.is_causal, module.training = is_causal, False
+    results = []
+    for function in ("ours", "reference"):
+        with torch.autocast("cpu", enabled=precision == "bf16"):
+            if function == "ours":
+                output, weights = eager_attention(module, *inputs, mask, scaling=8**-0.5)
+            else:
+                weights, output = reference(*inputs)
+        results.append((weights, output, *torch.autograd.grad(output.float().square().sum(), inputs)))
+    for ours, expected in zip(*results):
+        assert ours.float().isfinite().all()
+        tolerance = 0.02 * expected.abs().max().item() if precision == "bf16" else 1e-6
+        torch.testing.assert_close(ours.float(), expected.float(), rtol=0, atol=tolerance)
+    return results[0][0]
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 @pytest.mark.parametrize("lengths", [(6, 6), (3, 7)], ids=["no-cache", "cache-in-front"])
 def test_causal_attention_without_a_mask_blocks_the_future(lengths, precision):
@@ -42,25 +62,15 @@ def test_causal_attention_without_a_mask_blocks_the_future(lengths, precision):
     the same gradients."""
     query_length, key_length = lengths
     torch.manual_seed(0)
-    module = torch.nn.Module()
-    module.is_causal, module.training = True, False
     inputs = [torch.randn(2, 3, length, 8, requires_grad=True) for length in (query_length, key_length, key_length)]
-    results = []
-    for function in ("ours", "reference"):
-        with torch.autocast("cpu", enabled=precision == "bf16"):
-            query, key, value = inputs
-            if function == "ours":
-                output, weights = eager_attention(module, query, key, value, None, scaling=8**-0.5)
-            else:
-                scores = (query @ key.transpose(-1, -2)) * 8**-0.5
-                future = torch.ones(query_length, key_length, dtype=torch.bool).triu(key_length - query_length + 1)
-                weights = torch.softmax(scores.masked_fill(future, torch.finfo(scores.dtype).min), dim=-1)
-                output = (weights @ value).transpose(1, 2)
-        results.append((weights, output, *torch.autograd.grad(output.float().square().sum(), inputs)))
-    for ours, reference in zip(*results):
-        tolerance = 0.02 * reference.abs().max().item() if precision == "bf16" else 1e-6
-        torch.testing.assert_close(ours.float(), reference.float(), rtol=0, atol=tolerance)
-    weights = results[0][0]
+
+    def reference(query, key, value):
+        scores = (query @ key.transpose(-1, -2)) * 8**-0.5
+        future = torch.ones(query_length, key_length, dtype=torch.bool).triu(key_length - query_length + 1)
+        weights = torch.softmax(scores.masked_fill(future, torch.finfo(scores.dtype).min), dim=-1)
+        return weights, (weights @ value).transpose(1, 2)
+
+    weights = compare_with_written_out_attention(True, inputs, None, reference, precision)
     assert weights[..., 0, key_length - query_length + 1:].abs().max() == 0  # the first query sees no later key
 
 
@@ -70,31 +80,19 @@ def test_bidirectional_attention_with_and_without_a_mask_is_the_written_out_form
     """Mask and scaling inside the batched product (`baddbmm`) give softmax(q k^T * scaling + mask) v and its
     gradients; a row with every key masked stays finite in bf16 (the fp32 mask is capped at bf16's lowest)."""
     torch.manual_seed(0)
-    module = torch.nn.Module()
-    module.is_causal, module.training = False, False
     inputs = [torch.randn(2, 3, 5, 8, requires_grad=True) for _ in range(3)]  # query, key, value (B, H, T, D)
     mask = None
     if masked:  # (B, 1, T, S): the second sequence's last two keys are padding, and its first query sees nothing
         mask = torch.zeros(2, 1, 5, 5)
         mask[1, :, :, 3:] = torch.finfo(torch.float32).min
         mask[1, :, 0, :] = torch.finfo(torch.float32).min
-    results = []
-    for function in ("ours", "reference"):
-        with torch.autocast("cpu", enabled=precision == "bf16"):
-            query, key, value = inputs
-            if function == "ours":
-                output, weights = eager_attention(module, query, key, value, mask, scaling=8**-0.5)
-            else:
-                scores = (query @ key.transpose(-1, -2)) * 8**-0.5
-                if mask is not None:
-                    scores = scores.float() + mask
-                weights = torch.softmax(scores.float(), dim=-1)
-                output = (weights.to(value.dtype) @ value).transpose(1, 2)
-        results.append((weights, output, *torch.autograd.grad(output.float().square().sum(), inputs)))
-    for ours, reference in zip(*results):
-        assert ours.float().isfinite().all()
-        tolerance = 0.02 * reference.abs().max().item() if precision == "bf16" else 1e-6
-        torch.testing.assert_close(ours.float(), reference.float(), rtol=0, atol=tolerance)
+
+    def reference(query, key, value):
+        scores = ((query @ key.transpose(-1, -2)) * 8**-0.5).float()
+        weights = torch.softmax(scores if mask is None else scores + mask, dim=-1)
+        return weights, (weights.to(value.dtype) @ value).transpose(1, 2)
+
+    compare_with_written_out_attention(False, inputs, mask, reference, precision)
 
 
 def test_multi_head_attention_runs_heads_independently_and_concatenates_them():
