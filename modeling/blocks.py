@@ -50,7 +50,7 @@ def eager_attention(module, query, key, value, attention_mask, scaling, dropout=
 
 
 def _scaled_scores(query, key, scaling, mask):
-    """q k^T * scaling + mask, (B, H, T, S), as one batched product (`baddbmm`): the mask (B or 1, 1, T, S), or
+    """q k^T * scaling + mask, (B, H, T, S), as one batched product (`baddbmm`): the mask (B or 1, H or 1, T, S), or
     None, is its addend and the scaling its multiplier.
 
     Written as a product, a scaling pass and a masking pass over the (B, H, T, S) scores — and the same passes
@@ -65,9 +65,10 @@ def _scaled_scores(query, key, scaling, mask):
         addend, beta = torch.zeros(1, 1, 1, dtype=dtype, device=query.device), 0  # (ignored with beta = 0)
     else:
         addend, beta = mask if mask.dtype == dtype else mask.clamp(min=torch.finfo(dtype).min).to(dtype), 1
-        # (1, T, S) broadcasts over the B * H products; a mask per sequence is laid out for each head
-        addend = addend.expand(batch, heads, -1, -1) if addend.shape[0] > 1 else addend[0]
-        addend = addend.reshape(-1, query_length, key_length)
+        if addend.shape[:2] == (1, 1):
+            addend = addend[0]  # (1, T, S): broadcast over the B * H products
+        else:  # a mask per sequence (or head), laid out for each of the B * H products
+            addend = addend.expand(batch, heads, query_length, key_length).reshape(-1, query_length, key_length)
     scores = torch.baddbmm(addend, query.reshape(-1, query_length, head_dim),
                            key.reshape(-1, key_length, head_dim).transpose(1, 2), beta=beta, alpha=scaling)
     return scores.view(batch, heads, query_length, key_length)
