@@ -29,7 +29,8 @@ export PYTHONPATH=/tmp/pkg:/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 failed=0
 for part in ${PARTS:-bert seq2seq gpt gpt-compile gpt-cudnn gpt-compile-cudnn gpt-compile-autotune attention}; do
     PARTS=$part OUT=$results bash bench/gpu_check.sh >> "$results/gpu_check.log" 2>&1 || failed=$((failed + 1))
-    tar czf "$OUT/results.tgz.partial" -C "$(dirname "$results")" results && mv "$OUT/results.tgz.partial" "$OUT/results.tgz"
+    tar czf "$OUT/results.tgz.partial" -C "$(dirname "$results")" results \
+        && mv "$OUT/results.tgz.partial" "$OUT/results.tgz"
 done
 grep -E "^===|train |inference|decode|beam|failed" "$results/gpu_check.log"
 exit "$failed"

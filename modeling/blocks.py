@@ -160,8 +160,7 @@ def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, d
     if has_padding:
         padding_mask = nn.functional.pad(padding_mask, (0, empty_slots))  # (B, S): the empty slots count as padding
         allowed = allowed & padding_mask[:, None, None, :].bool()  # (B, 1, T, S)
-    mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
-    return mask.masked_fill(~allowed, torch.finfo(dtype).min)
+    return _additive(allowed, dtype)
 
 
 def _ready_mask(mask, query_length, key_length, dtype):
@@ -169,9 +168,12 @@ def _ready_mask(mask, query_length, key_length, dtype):
     if mask.shape[-2:] != (query_length, key_length):
         raise ValueError(f"a 4D attention_mask must be (batch, 1, {query_length} queries, {key_length} keys); got "
                          f"{tuple(mask.shape)}")
-    if mask.dtype == torch.bool:
-        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
-    return mask.to(dtype)
+    return _additive(mask, dtype) if mask.dtype == torch.bool else mask.to(dtype)
+
+
+def _additive(allowed, dtype):
+    """A boolean mask (True = attend) as an additive one: 0 where allowed, the dtype's lowest number elsewhere."""
+    return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
 
 
 class MultiHeadAttention(nn.Module):

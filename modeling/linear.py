@@ -166,9 +166,9 @@ class OutputLinear(Linear):
     16-byte boundaries, i.e. hold a multiple of 8 elements. Vocabularies rarely do (GPT-2's 50,257, BERT's
     30,522, Marian's 58,101), and then the layer's three products — forward, and the two of the backward pass —
     fall back to old, slow kernels: in a GPT-2 124M training step on an H100, 30.5 ms in transformers' GPT-2,
-    4.7 ms here with the weight padded to 50,304 rows (nanoGPT pads the vocabulary itself). Here, on CUDA and for 1024 rows or more,
-    the product runs on the weight and bias padded with zero rows to a multiple of 64 and the logits are cut back
-    to the vocabulary: the model, its checkpoints and its outputs keep their true size.
+    4.7 ms here with the weight padded to 50,304 rows (nanoGPT pads the vocabulary itself). Here, on CUDA and for
+    1024 rows or more, the product runs on the weight and bias padded with zero rows to a multiple of 64 and the
+    logits are cut back to the vocabulary: the model, its checkpoints and its outputs keep their true size.
     """
 
     def forward(self, inputs):
