@@ -210,8 +210,8 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     output_dir.mkdir(parents=True, exist_ok=True)
     tokens_in = tokens_in or (lambda batch: batch["input_ids"].numel())
 
-    if args.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+    if args.gradient_checkpointing:  # the method's name since transformers 5.24, the old one (deprecated) before
+        getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
     optimizer = torch.optim.AdamW(optimizer_groups(model, args.weight_decay), lr=args.learning_rate,
                                   betas=(args.adam_beta1, args.adam_beta2),
                                   fused=accelerator.device.type == "cuda")  # one kernel for all params on GPU

@@ -11,13 +11,17 @@ from .config_checks import check_activation, check_heads, check_positive, check_
 class GPT101Config(PreTrainedConfig):
     """GPT-2's architecture under transformers' standard names; the defaults are GPT-2 small (124M).
 
-    `attribute_map` lets GPT-2 / nanoGPT names (`n_embd`, `n_layer`, `n_head`, `n_positions`) read and write the
-    same fields, so a GPT-2 config dict can be passed as is.
+    `attribute_map` lets GPT-2 / nanoGPT names (`n_embd`, `n_layer`, `n_head`, `n_positions`, `resid_pdrop`, ...)
+    read and write the same fields, so a GPT-2 config dict can be passed as is. (Without the dropout names there,
+    `GPT101Config(resid_pdrop=0.0)` would store an unused attribute and train with dropout 0.1.)
     """
 
     model_type = "gpt101"
     attribute_map = {"n_embd": "hidden_size", "n_layer": "num_hidden_layers", "n_head": "num_attention_heads",
-                     "n_positions": "max_position_embeddings", "n_inner": "intermediate_size"}
+                     "n_positions": "max_position_embeddings", "n_inner": "intermediate_size",
+                     "activation_function": "hidden_act", "resid_pdrop": "hidden_dropout_prob",
+                     "embd_pdrop": "embedding_dropout_prob", "attn_pdrop": "attention_probs_dropout_prob",
+                     "layer_norm_epsilon": "layer_norm_eps"}
 
     vocab_size: int = 50257
     hidden_size: int = 768
@@ -43,9 +47,9 @@ class GPT101Config(PreTrainedConfig):
     eos_token_id: int | list[int] | None = 50256
 
     def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)  # first: it sets the GPT-2 names among kwargs, `n_inner=None` included
         if self.intermediate_size is None:
             self.intermediate_size = 4 * self.hidden_size
-        super().__post_init__(**kwargs)
 
     def validate_gpt101(self):
         check_positive(self, "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",

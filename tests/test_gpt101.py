@@ -207,6 +207,21 @@ def test_sequence_classification_uses_last_real_token():
     assert output.loss > 0 and output.logits.shape == (1, 3)
 
 
+def test_a_gpt2_config_dict_passes_as_is():
+    """GPT-2's names (n_layer, resid_pdrop, layer_norm_epsilon, ...) set our fields: the same config as the
+    converter's field-by-field mapping. Dropout given under GPT-2's names was once stored aside, unused."""
+    from transformers import GPT2Config
+
+    from hf_transformer101.convert import gpt2
+
+    reference = GPT2Config(n_layer=2, n_embd=32, n_head=4, n_positions=64, n_inner=None, resid_pdrop=0.0,
+                           embd_pdrop=0.05, attn_pdrop=0.2, layer_norm_epsilon=1e-6, activation_function="relu")
+    passed_as_is, converted = GPT101Config(**reference.to_dict()), gpt2.config_to_ours(reference)
+    for _, field in gpt2.CONFIG_FIELDS:
+        assert getattr(passed_as_is, field) == getattr(converted, field), field
+    assert (passed_as_is.hidden_dropout_prob, passed_as_is.intermediate_size) == (0.0, 128)
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("hidden_size", 30, "divisible"),
     ("num_hidden_layers", 0, "positive"),

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,32 @@ def test_non_finite_loss_stops_the_run_naming_the_step(tmp_path):
     with pytest.raises(FloatingPointError, match="at step 4.*checkpoint-2"):
         train(ExplodingModel(), batches, args)
     assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-2"]
+
+
+def test_gradient_checkpointing_trains_to_the_same_weights(tmp_path):
+    """`--gradient_checkpointing` recomputes each Block in the backward pass (through transformers' current
+    method name, without its deprecation warning) and changes nothing else: dropout is off here."""
+    from hf_transformer101 import GPT101Config, GPT101ForCausalLM
+
+    batches = WindowBatches(torch.arange(200) % 50, block_size=8, batch_size=4, seed=0)
+    weights = {}
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        model = GPT101ForCausalLM(GPT101Config(vocab_size=50, hidden_size=32, num_hidden_layers=2,
+                                               num_attention_heads=4, max_position_embeddings=16,
+                                               bos_token_id=0, eos_token_id=0, hidden_dropout_prob=0.0,
+                                               embedding_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
+        model_at_init = {name: value.detach().clone() for name, value in model.state_dict().items()}
+        args = TrainingArguments101(output_dir=str(tmp_path / str(checkpointing)), max_steps=3, batch_size=4,
+                                    warmup_steps=0, eval_every=100, save_every=0, gradient_checkpointing=checkpointing)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*checkpointing.*deprecated", category=FutureWarning)
+            train(model, batches, args)
+        assert model.model.gradient_checkpointing is checkpointing
+        weights[checkpointing] = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    assert not torch.equal(weights[False]["lm_head.weight"], model_at_init["lm_head.weight"])  # it trained
+    for name, value in weights[False].items():
+        torch.testing.assert_close(weights[True][name], value)
 
 
 @pytest.mark.parametrize("field, value, message", [("max_steps", 0, "max_steps"),
