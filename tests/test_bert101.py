@@ -239,6 +239,23 @@ def test_minilm_real_weights_last_hidden_states_equal_bert(minilm):
     torch.testing.assert_close(actual.pooler_output, expected.pooler_output, atol=1e-4, rtol=0)
 
 
+def test_minilm_sentence_embeddings_through_the_feature_extraction_pipeline(minilm):
+    """all-MiniLM-L6-v2 is a sentence-embedding model: mean of the token vectors over the mask, unit length (its
+    sentence-transformers modules). As a BERT101Model it gives BertModel's vectors and ranks a paraphrase first."""
+    theirs = BertModel.from_pretrained(minilm).eval()
+    tokenizer = AutoTokenizer.from_pretrained(minilm)
+    ours = convert.from_hf(theirs).eval()
+    texts = ["A man is riding a bike.", "Someone is cycling down the road.", "The stock market fell sharply today."]
+    extract = {name: pipeline("feature-extraction", model=model, tokenizer=tokenizer, return_tensors=True)
+               for name, model in (("ours", ours), ("theirs", theirs))}
+    token_vectors = {name: [run(text)[0] for text in texts] for name, run in extract.items()}  # (T, 384) each
+    for actual, expected in zip(token_vectors["ours"], token_vectors["theirs"]):
+        torch.testing.assert_close(actual, expected, atol=1e-4, rtol=0)
+    embeddings = torch.nn.functional.normalize(torch.stack([v.mean(0) for v in token_vectors["ours"]]), dim=-1)
+    similarity = embeddings @ embeddings.T  # (3, 3) cosines
+    assert similarity[0, 1] > 0.4 > similarity[0, 2] and similarity[1, 0] > similarity[1, 2]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # behaviour
 
