@@ -15,7 +15,7 @@ same loss on the same batch). Then, ours and HF alternating round by round (see 
   (`ours_torch_linear`), which shows what that kernel choice alone is worth;
 * inference: tokens/s of a forward pass;
 * generation: GPT greedy decode ms/token at batch 1 and 32 (`generate`, and our static-cache
-  `fast_generate.GreedyDecoder`, eager and compiled); Seq2Seq beam-4 sentences/s.
+  `fast_generate.StaticCacheDecoder`, eager and compiled); Seq2Seq beam-4 sentences/s.
 
 Dropout is 0 everywhere (as in nanoGPT's GPT-2 reproduction), so both sides do the same arithmetic.
 Token counts: GPT and BERT B·T per step; Seq2Seq B·(S + T), source plus target.
@@ -35,7 +35,7 @@ from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `python bench/run.py` from anywhere finds harness.py
 import harness  # noqa: E402
 from hf_transformer101 import convert  # noqa: E402
-from hf_transformer101.fast_generate import GreedyDecoder  # noqa: E402
+from hf_transformer101.fast_generate import StaticCacheDecoder  # noqa: E402
 from hf_transformer101.modeling.linear import onednn_linear_active, use_onednn_linear  # noqa: E402
 
 
@@ -280,8 +280,8 @@ def bench_gpt_decode(models, size, args, device, generator):
         n = size.new_tokens
         kwargs = dict(attention_mask=torch.ones_like(prompt), do_sample=False, max_new_tokens=n, min_new_tokens=n)
         # Compiled: CUDA graphs on GPU; on CPU frozen, autotuned GEMMs and a C++ wrapper (fast_generate.compile_step).
-        decoders = {"ours_static": GreedyDecoder(ours, batch_size, prompt.shape[1] + n),
-                    "ours_static_compiled": GreedyDecoder(ours, batch_size, prompt.shape[1] + n, compile=True)}
+        decoders = {"ours_static": StaticCacheDecoder(ours, batch_size, prompt.shape[1] + n),
+                    "ours_static_compiled": StaticCacheDecoder(ours, batch_size, prompt.shape[1] + n, compile=True)}
         candidates = {"ours": lambda: ours.generate(prompt, **kwargs), "hf": lambda: hf.generate(prompt, **kwargs)}
         for name, decoder in decoders.items():
             candidates[name] = lambda decoder=decoder: decoder.generate(prompt, n)
