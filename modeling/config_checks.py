@@ -23,6 +23,16 @@ def check_activation(config, name):
                          f"{sorted(ACT2FN)}")
 
 
+def check_reference_variants(config, family, reference, expected):
+    """Options of the reference config (GPT-2's, BERT's, Marian's) that `family` does not have, each expected at
+    the one value it implements. A reference config dict passed as is keeps its extra keys as attributes, unused:
+    refused here instead, by name, rather than building another model than the one asked for."""
+    for name, wanted in expected.items():
+        value = getattr(config, name, wanted)  # absent: not asked for
+        if value != wanted:
+            raise ValueError(f"{family} has no equivalent of {reference}.{name}={value!r} (expected {wanted!r})")
+
+
 def check_heads(config, hidden_name, heads_name):
     hidden, heads = getattr(config, hidden_name), getattr(config, heads_name)
     if hidden % heads:

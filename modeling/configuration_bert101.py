@@ -4,7 +4,11 @@
 from transformers.configuration_utils import strict
 from transformers import PreTrainedConfig
 
-from .config_checks import check_activation, check_heads, check_positive, check_probability
+from .config_checks import check_activation, check_heads, check_positive, check_probability, check_reference_variants
+
+# BERT's options that BERT101 does not have, at the one value it implements (see check_reference_variants).
+# (`position_embedding_type` left BertConfig in transformers 5, but older config.json files still carry it.)
+BERT_VARIANTS = {"is_decoder": False, "add_cross_attention": False, "position_embedding_type": "absolute"}
 
 
 @strict
@@ -50,6 +54,7 @@ class BERT101Config(PreTrainedConfig):
         check_heads(self, "hidden_size", "num_attention_heads")
         check_activation(self, "hidden_act")
         check_probability(self, "hidden_dropout_prob", "attention_probs_dropout_prob")
+        check_reference_variants(self, "BERT101", "BertConfig", BERT_VARIANTS)
         if self.classifier_dropout is not None:
             check_probability(self, "classifier_dropout")
         if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:

@@ -4,7 +4,11 @@
 from transformers.configuration_utils import strict
 from transformers import PreTrainedConfig
 
-from .config_checks import check_activation, check_heads, check_positive, check_probability
+from .config_checks import check_activation, check_heads, check_positive, check_probability, check_reference_variants
+
+# GPT-2's options that GPT101 does not have, at the one value it implements (see check_reference_variants).
+GPT2_VARIANTS = {"scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
+                 "reorder_and_upcast_attn": False, "add_cross_attention": False}
 
 
 @strict
@@ -57,5 +61,6 @@ class GPT101Config(PreTrainedConfig):
         check_heads(self, "hidden_size", "num_attention_heads")
         check_activation(self, "hidden_act")
         check_probability(self, "hidden_dropout_prob", "embedding_dropout_prob", "attention_probs_dropout_prob")
+        check_reference_variants(self, "GPT101", "GPT2Config", GPT2_VARIANTS)
         if self.classifier_dropout is not None:
             check_probability(self, "classifier_dropout")

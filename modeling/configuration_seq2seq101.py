@@ -4,7 +4,11 @@
 from transformers.configuration_utils import strict
 from transformers import PreTrainedConfig
 
-from .config_checks import check_activation, check_heads, check_positive, check_probability
+from .config_checks import check_activation, check_heads, check_positive, check_probability, check_reference_variants
+
+# Marian's options that Seq2Seq101 does not have, at the one value it implements (see check_reference_variants):
+# one vocabulary shared by source and target (sec. 3.4), no LayerDrop.
+MARIAN_VARIANTS = {"share_encoder_decoder_embeddings": True, "encoder_layerdrop": 0.0, "decoder_layerdrop": 0.0}
 
 
 @strict
@@ -65,6 +69,8 @@ class Seq2Seq101Config(PreTrainedConfig):
         check_heads(self, "d_model", "decoder_attention_heads")
         check_activation(self, "activation_function")
         check_probability(self, "dropout", "attention_dropout", "activation_dropout")
+        check_reference_variants(self, "Seq2Seq101", "MarianConfig",
+                                 MARIAN_VARIANTS | {"decoder_vocab_size": self.vocab_size})
         if not self.is_encoder_decoder:
             raise ValueError("is_encoder_decoder must be True for Seq2Seq101 (generate() relies on it)")
         # Labels are shifted right into decoder inputs with pad_token_id filling the -100 holes, and generation

@@ -201,6 +201,15 @@ def test_our_random_model_converts_to_bert_with_equal_logits():
                                atol=1e-5, rtol=0)
 
 
+def test_a_bert_config_dict_passes_as_is_but_not_a_variant_bert101_lacks():
+    reference = BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4, intermediate_size=64)
+    passed_as_is = BERT101Config(**reference.to_dict())
+    assert (passed_as_is.num_hidden_layers, passed_as_is.intermediate_size) == (2, 64)
+    for option in ({"is_decoder": True}, {"add_cross_attention": True}, {"position_embedding_type": "relative_key"}):
+        with pytest.raises(Exception, match=f"BertConfig.{next(iter(option))}"):
+            BERT101Config(**(reference.to_dict() | option))
+
+
 def test_unsupported_bert_variants_are_refused_by_name():
     with pytest.raises(ValueError, match="is_decoder"):
         convert.from_hf(reference(BertModel, is_decoder=True))

@@ -220,6 +220,9 @@ def test_a_gpt2_config_dict_passes_as_is():
     for _, field in gpt2.CONFIG_FIELDS:
         assert getattr(passed_as_is, field) == getattr(converted, field), field
     assert (passed_as_is.hidden_dropout_prob, passed_as_is.intermediate_size) == (0.0, 128)
+    for option in ({"scale_attn_by_inverse_layer_idx": True}, {"reorder_and_upcast_attn": True}):
+        with pytest.raises(Exception, match=f"GPT2Config.{next(iter(option))}"):  # not kept aside, unused
+            GPT101Config(**(reference.to_dict() | option))
 
 
 @pytest.mark.parametrize("field, value, message", [

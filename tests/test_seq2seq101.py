@@ -139,13 +139,22 @@ def test_conversion_carries_the_generation_config_and_rejects_what_has_no_equiva
     assert convert.from_hf(reference).generation_config.num_beams == 3
     separate_vocab = MarianMTModel(MarianConfig(**SIZES, share_encoder_decoder_embeddings=False,
                                                 decoder_vocab_size=VOCAB + 2))
-    with pytest.raises(ValueError, match="shared"):
+    with pytest.raises(ValueError, match="share_encoder_decoder_embeddings=False"):
         convert.from_hf(separate_vocab)
     with pytest.raises(ValueError, match="layer_norm_eps"):
         convert.to_hf(Seq2Seq101ForConditionalGeneration(tiny_config(layer_norm_eps=1e-6)))
 
 
 # ---------------------------------------------------------------------------------------------------- the model
+
+
+def test_a_marian_config_dict_passes_as_is_but_not_a_variant_seq2seq101_lacks():
+    reference = MarianConfig(**SIZES)
+    assert Seq2Seq101Config(**reference.to_dict()).encoder_layers == SIZES["encoder_layers"]
+    for option in ({"share_encoder_decoder_embeddings": False}, {"decoder_vocab_size": VOCAB + 2},
+                   {"encoder_layerdrop": 0.1}):
+        with pytest.raises(Exception, match=f"MarianConfig.{next(iter(option))}"):
+            Seq2Seq101Config(**(reference.to_dict() | option))
 
 
 def test_config_names_defaults_and_auto_registration(tmp_path):

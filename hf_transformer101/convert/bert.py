@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel
 
-from ..modeling.configuration_bert101 import BERT101Config
+from ..modeling.config_checks import check_reference_variants
+from ..modeling.configuration_bert101 import BERT_VARIANTS, BERT101Config
 from ..modeling.modeling_bert101 import BERT101ForMaskedLM, BERT101ForSequenceClassification, BERT101Model
 from .pair import ConversionPair, rename, swap
 
@@ -77,12 +78,7 @@ CONFIG_FIELDS = [  # BertConfig and BERT101Config share these names
 
 
 def config_to_ours(config):
-    unsupported = {"is_decoder": False, "add_cross_attention": False, "position_embedding_type": "absolute"}
-    for field, expected in unsupported.items():
-        # `position_embedding_type` left BertConfig in v5 but old config.json files still carry it.
-        value = getattr(config, field, expected)
-        if value != expected:
-            raise ValueError(f"BERT101 has no equivalent of BertConfig.{field}={value!r} (expected {expected!r})")
+    check_reference_variants(config, "BERT101", "BertConfig", BERT_VARIANTS)
     return BERT101Config(**{name: getattr(config, name) for name in CONFIG_FIELDS})
 
 

@@ -7,7 +7,8 @@ The fused c_attn output is [q | k | v], each head-major — exactly our qkv_proj
 
 from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel, GPT2Model
 
-from ..modeling.configuration_gpt101 import GPT101Config
+from ..modeling.config_checks import check_reference_variants
+from ..modeling.configuration_gpt101 import GPT2_VARIANTS, GPT101Config
 from ..modeling.modeling_gpt101 import GPT101ForCausalLM, GPT101ForSequenceClassification, GPT101Model
 from .pair import ConversionPair, rename, swap
 
@@ -45,12 +46,7 @@ def _transpose_conv1d(state, conv1d_keys):
 
 
 def config_to_ours(config):
-    unsupported = {"scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,
-                   "reorder_and_upcast_attn": False, "add_cross_attention": False}
-    for field, expected in unsupported.items():
-        if getattr(config, field) != expected:
-            raise ValueError(f"GPT101 has no equivalent of GPT2Config.{field}={getattr(config, field)!r} "
-                             f"(expected {expected!r})")
+    check_reference_variants(config, "GPT101", "GPT2Config", GPT2_VARIANTS)
     return GPT101Config(**{ours: getattr(config, theirs) for theirs, ours in CONFIG_FIELDS})
 
 

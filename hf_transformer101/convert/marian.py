@@ -18,7 +18,8 @@ import torch
 from transformers import MarianConfig, MarianModel, MarianMTModel
 from transformers.models.marian.modeling_marian import MarianSinusoidalPositionalEmbedding
 
-from ..modeling.configuration_seq2seq101 import Seq2Seq101Config
+from ..modeling.config_checks import check_reference_variants
+from ..modeling.configuration_seq2seq101 import MARIAN_VARIANTS, Seq2Seq101Config
 from ..modeling.modeling_seq2seq101 import Seq2Seq101ForConditionalGeneration, Seq2Seq101Model
 from .pair import ConversionPair, rename, swap
 
@@ -62,14 +63,8 @@ MARIAN_LAYER_NORM_EPS = 1e-5  # Marian's nn.LayerNorm default; it has no config 
 
 
 def config_to_ours(config):
-    if not config.share_encoder_decoder_embeddings or config.decoder_vocab_size != config.vocab_size:
-        raise ValueError("Seq2Seq101 has one shared source/target vocabulary; this Marian config has "
-                         f"share_encoder_decoder_embeddings={config.share_encoder_decoder_embeddings}, "
-                         f"vocab_size={config.vocab_size}, decoder_vocab_size={config.decoder_vocab_size}")
-    for field in ("encoder_layerdrop", "decoder_layerdrop"):
-        if getattr(config, field):
-            raise ValueError(f"Seq2Seq101 has no LayerDrop; MarianConfig.{field}={getattr(config, field)!r} "
-                             "(expected 0)")
+    check_reference_variants(config, "Seq2Seq101", "MarianConfig",
+                             MARIAN_VARIANTS | {"decoder_vocab_size": config.vocab_size})
     return Seq2Seq101Config(**{ours: getattr(config, theirs) for theirs, ours in CONFIG_FIELDS})
 
 
@@ -77,8 +72,7 @@ def config_to_reference(config):
     if config.layer_norm_eps != MARIAN_LAYER_NORM_EPS:
         raise ValueError(f"Marian's LayerNorms use eps={MARIAN_LAYER_NORM_EPS}; this Seq2Seq101 config has "
                          f"layer_norm_eps={config.layer_norm_eps}")
-    return MarianConfig(share_encoder_decoder_embeddings=True, encoder_layerdrop=0.0, decoder_layerdrop=0.0,
-                        **{theirs: getattr(config, ours) for theirs, ours in CONFIG_FIELDS})
+    return MarianConfig(**MARIAN_VARIANTS, **{theirs: getattr(config, ours) for theirs, ours in CONFIG_FIELDS})
 
 
 def _fuse(state):
