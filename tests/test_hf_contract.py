@@ -2,7 +2,8 @@
 common model tests (`ModelTesterMixin`, `GenerationTesterMixin`, not shipped in the wheel) ask of a model, and
 what code written for any Hub model relies on: tuples with `return_dict=False`, `inputs_embeds` for `input_ids`,
 a row's output independent of its batch, pickling, every layer's hidden states with gradients, heads resized or
-added on load, and `generate`'s assisted, prompt-lookup and resumed decoding giving greedy decoding's tokens.
+added on load, and `generate`'s assisted, prompt-lookup, resumed and compiled static-cache decoding giving greedy
+decoding's tokens.
 """
 import io
 import pickle
@@ -159,3 +160,21 @@ def test_seq2seq_generation_starts_from_given_encoder_outputs():
     encoder_outputs = model.get_encoder()(inputs["input_ids"])
     from_ids = greedy(model, {"input_ids": inputs["input_ids"]})
     assert torch.equal(greedy(model, {"encoder_outputs": encoder_outputs}), from_ids)
+
+
+@pytest.mark.parametrize("model_class", [GPT101ForCausalLM, Seq2Seq101ForConditionalGeneration],
+                         ids=lambda cls: cls.__name__)
+def test_generate_compiles_the_forward_with_a_static_cache(model_class):
+    """On a GPU, `generate(cache_implementation="static")` compiles the forward whole (fullgraph) by itself;
+    forced on the CPU here, through the flag transformers keeps for that. Same tokens as the eager growing cache."""
+    from transformers import CompileConfig
+
+    model, inputs = model_and_inputs(model_class)
+    inputs = {"input_ids": inputs["input_ids"]}
+    compile_config = CompileConfig(fullgraph=True, mode="default")
+    compile_config._compile_all_devices = True  # (transformers compiles on its own on accelerators only)
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    compiled = greedy(model, inputs, cache_implementation="static", compile_config=compile_config)
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # it did compile
+    assert torch.equal(compiled, greedy(model, inputs))
