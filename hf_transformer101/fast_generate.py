@@ -136,7 +136,7 @@ class StaticCacheDecoder:
         """
         choose = _token_chooser(do_sample, temperature, top_k, top_p, generator)  # (B, V) logits -> (B,) ids
         if self.model.training:
-            raise ValueError("greedy decoding needs the model in eval mode (model.eval()): dropout changes tokens")
+            raise ValueError("decoding needs the model in eval mode (model.eval()): dropout would change the tokens")
         if input_ids.ndim != 2 or input_ids.shape[0] != self.batch_size or input_ids.shape[1] == 0:
             raise ValueError(f"expected input_ids of shape ({self.batch_size}, T0) with T0 >= 1; got "
                              f"{tuple(input_ids.shape)}")
