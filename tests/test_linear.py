@@ -1,5 +1,6 @@
 """modeling/linear.py: fp32 CPU linear layers on oneDNN — same values and gradients as F.linear, and torch's own
-path wherever this one does not apply (autocast, other dtypes, compile, tracing, torch.func, switched off)."""
+path wherever this one does not apply (autocast, other dtypes, compile, tracing, torch.func, switched off); bf16
+inference products on oneDNN with the bias fused."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -120,6 +121,54 @@ def test_torch_path_where_onednn_does_not_apply(torch_linear_only):
     assert "mkldnn" not in str(traced.graph)
     gradient = torch.func.grad(lambda w: onednn.linear(inputs, w).sum())(weight.detach())  # torch.func transform
     torch.testing.assert_close(gradient, inputs.sum(0).expand(256, 128))
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
+def test_bf16_inference_products_run_on_onednn_with_the_bias_fused(bias, monkeypatch):
+    """Without gradients, bf16 products of 64 rows or more (autocast, or a bf16 model): oneDNN's product with its
+    bias fused, where torch's `addmm` copies the bias into every row first. Same values as F.linear."""
+    calls = []
+    product = onednn._onednn_product
+    monkeypatch.setattr(onednn, "_onednn_product", lambda *args: calls.append(args[0].dtype) or product(*args))
+    weight = torch.randn(300, 384, requires_grad=True)
+    bias_ = torch.randn(300, requires_grad=True) if bias else None
+    inputs = torch.randn(2, 40, 384)  # 80 rows
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        output, expected = onednn.linear(inputs, weight, bias_), F.linear(inputs, weight, bias_)
+    assert calls == [torch.bfloat16] and output.dtype == torch.bfloat16
+    torch.testing.assert_close(output, expected, rtol=1.6e-2, atol=1e-2)  # (bit-identical on the project's box)
+    with torch.no_grad():  # a bf16 model, no autocast
+        as_bf16 = [t.bfloat16() if t is not None else None for t in (inputs, weight, bias_)]
+        torch.testing.assert_close(onednn.linear(*as_bf16), F.linear(*as_bf16), rtol=1.6e-2, atol=1e-2)
+    assert len(calls) == 2
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        onednn.linear(inputs, weight, bias_)  # with gradients: autocast's own product
+        with torch.no_grad():
+            onednn.linear(inputs[:, :8], weight, bias_)  # 16 rows: F.linear, whose bf16 weight autocast keeps
+    with torch.no_grad(), pytest.raises(RuntimeError):
+        onednn.linear(inputs.bfloat16(), weight, bias_)  # mixed dtypes without autocast: F.linear's error
+    assert len(calls) == 2
+
+
+def test_bf16_inference_of_each_family_is_the_same_with_and_without_onednn(monkeypatch):
+    products, onednn_product = [], onednn._onednn_product
+    monkeypatch.setattr(onednn, "_onednn_product", lambda *args: products.append(1) or onednn_product(*args))
+    for family in (gpt_step_inputs, bert_step_inputs, seq2seq_step_inputs):
+        torch.manual_seed(0)
+        model, batch = family()
+        inputs = {name: value for name, value in batch.items() if name != "labels"}
+        if "decoder_input_ids" not in inputs and model.config.is_encoder_decoder:
+            inputs["decoder_input_ids"] = batch["labels"]
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model.eval()(**inputs).logits
+            previous = onednn.use_onednn_linear(False)
+            try:
+                reference = model(**inputs).logits
+            finally:
+                onednn.use_onednn_linear(previous)
+        torch.testing.assert_close(logits, reference, rtol=1.6e-2, atol=1e-2)
+        assert products, "the oneDNN path never ran"
+        products.clear()
 
 
 def test_compiled_code_uses_torch_linear():
