@@ -16,11 +16,11 @@ GEMMs, and cannot lower this op outside frozen graphs), TorchScript tracing and 
 `F.linear`. `HF101_ONEDNN_LINEAR=0` in the environment, or `use_onednn_linear(False)`, turns it off, as does
 `torch.backends.mkldnn.enabled = False`.
 
-Without gradients, bf16 products of 64 rows or more (under CPU autocast, or of a bf16 model) take oneDNN too:
-torch's bf16 `F.linear` is already oneDNN's product, but as `addmm`, which first copies the bias into every row
-of the output, and oneDNN adds it as the product finishes (BERT's 1024 x 384 -> 30,522 MLM head: 57 -> 47 ms;
-bf16 CPU inference of the bench's sizes, A/B through HF101_ONEDNN_LINEAR: BERT +8%, Seq2Seq +16-20%, GPT within
-noise). With gradients, autocast's own path stays. The same switches turn it off.
+In inference, bf16 products of 64 rows or more (of a bf16 model, or under CPU autocast in inference mode) take
+oneDNN too. torch's bf16 `F.linear` is already oneDNN's product, but as `addmm`, which first copies the bias into
+every row of the output; oneDNN adds it as the product finishes (BERT's 1024 x 384 -> 30,522 MLM head: 57 -> 47
+ms; bf16 CPU inference of the bench's sizes, A/B through HF101_ONEDNN_LINEAR: BERT +8%, Seq2Seq +16-20%, GPT
+within noise). With gradients, autocast's own path stays. The same switches turn it off.
 
 `OutputLinear`, the output layer of the three models, adds one GPU measure: on CUDA its products run on a
 weight padded to a multiple of 64 rows (below).
@@ -48,8 +48,8 @@ _enabled = os.environ.get("HF101_ONEDNN_LINEAR", "1") != "0"
 # 384 x 1152 2.1x; 128 x 128 0.5x).
 _MIN_MULTIPLY_ADDS = 2**21
 _MIN_WEIGHT_ELEMENTS = 2**17
-# Under autocast, F.linear casts a weight to bf16 once per autocast region (it keeps the copy, outside inference
-# mode); the bf16 path below casts it on every call, which for a few rows (decoding) costs more than the product.
+# The bf16 path below casts an fp32 weight on every call, as autocast does in inference mode; for a few rows
+# (decoding) the cast would cost more than the product saves.
 _MIN_BF16_ROWS = 64
 
 
@@ -130,7 +130,11 @@ def _onednn_bf16_inference_applies(inputs, weight):
         and not torch.is_grad_enabled()
         and compute_dtype(inputs) == torch.bfloat16
         and inputs.dtype in (torch.float32, torch.bfloat16)  # autocast casts these (not float64)
-        and (torch.is_autocast_enabled("cpu") or weight.dtype == torch.bfloat16)  # else F.linear's dtype error
+        # A bf16 weight, or autocast in inference mode, which casts the fp32 weight on every call too. Elsewhere
+        # autocast keeps one bf16 copy of the weight per autocast region (e.g. around a whole `generate`), which
+        # this path, recasting it each time, would lose.
+        and (weight.dtype == torch.bfloat16
+             or (torch.is_autocast_enabled("cpu") and torch.is_inference_mode_enabled()))
         and not torch.compiler.is_compiling()
         and not torch.jit.is_tracing()
         and inputs.shape[:-1].numel() >= _MIN_BF16_ROWS

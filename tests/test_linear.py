@@ -125,15 +125,16 @@ def test_torch_path_where_onednn_does_not_apply(torch_linear_only):
 
 @pytest.mark.parametrize("bias", [True, False], ids=["bias", "no-bias"])
 def test_bf16_inference_products_run_on_onednn_with_the_bias_fused(bias, monkeypatch):
-    """Without gradients, bf16 products of 64 rows or more (autocast, or a bf16 model): oneDNN's product with its
-    bias fused, where torch's `addmm` copies the bias into every row first. Same values as F.linear."""
+    """In inference, bf16 products of 64 rows or more (autocast in inference mode, or a bf16 model): oneDNN's
+    product with its bias fused, where torch's `addmm` copies the bias into every row first. Same values as
+    F.linear. Not under no_grad autocast, which keeps one bf16 copy of each weight for the region."""
     calls = []
     product = onednn._onednn_product
     monkeypatch.setattr(onednn, "_onednn_product", lambda *args: calls.append(args[0].dtype) or product(*args))
     weight = torch.randn(300, 384, requires_grad=True)
     bias_ = torch.randn(300, requires_grad=True) if bias else None
     inputs = torch.randn(2, 40, 384)  # 80 rows
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
         output, expected = onednn.linear(inputs, weight, bias_), F.linear(inputs, weight, bias_)
     assert calls == [torch.bfloat16] and output.dtype == torch.bfloat16
     torch.testing.assert_close(output, expected, rtol=1.6e-2, atol=1e-2)  # (bit-identical on the project's box)
@@ -144,7 +145,9 @@ def test_bf16_inference_products_run_on_onednn_with_the_bias_fused(bias, monkeyp
     with torch.autocast("cpu", dtype=torch.bfloat16):
         onednn.linear(inputs, weight, bias_)  # with gradients: autocast's own product
         with torch.no_grad():
-            onednn.linear(inputs[:, :8], weight, bias_)  # 16 rows: F.linear, whose bf16 weight autocast keeps
+            onednn.linear(inputs, weight, bias_)  # no_grad: autocast's, whose bf16 weight it keeps for the region
+        with torch.inference_mode():
+            onednn.linear(inputs[:, :8], weight, bias_)  # 16 rows: too few to repay casting the weight
     with torch.no_grad(), pytest.raises(RuntimeError):
         onednn.linear(inputs.bfloat16(), weight, bias_)  # mixed dtypes without autocast: F.linear's error
     assert len(calls) == 2
