@@ -82,10 +82,11 @@ class GPT101Model(GPT101PreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, cache=None, past_key_values=None,
                 inputs_embeds=None, use_cache=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, **kwargs):
+                return_dict=None, token_type_ids=None, **kwargs):
         """`cache` (transformers >= 5.24) and `past_key_values` (older 5.x) are the same thing: the keys and
         values of earlier tokens, so generation only feeds the new token. `attention_mask` (B, S) marks real
-        tokens with 1 and padding with 0, over the cached tokens too."""
+        tokens with 1 and padding with 0, over the cached tokens too. `token_type_ids` (B, T), as in GPT-2, add
+        the token embedding of each type id (GPT-2 has no segment table: it reuses the vocabulary's rows)."""
         output_attentions = output_attentions if output_attentions is not None else self.config.output_attentions
         output_hidden_states = (output_hidden_states if output_hidden_states is not None
                                 else self.config.output_hidden_states)
@@ -99,6 +100,7 @@ class GPT101Model(GPT101PreTrainedModel):
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
         check_input_ids(input_ids, self.config.vocab_size)
+        check_input_ids(token_type_ids, self.config.vocab_size, name="token_type_ids")
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)  # (B, T) -> (B, T, C)
         batch, length, _ = inputs_embeds.shape
@@ -106,7 +108,10 @@ class GPT101Model(GPT101PreTrainedModel):
         check_length(length, self.config.max_position_embeddings, past_length)
         if position_ids is None:
             position_ids = torch.arange(past_length, past_length + length, device=inputs_embeds.device)[None]
-        hidden_states = self.dropout(inputs_embeds + self.embed_positions(position_ids))  # (B, T, C)
+        hidden_states = inputs_embeds + self.embed_positions(position_ids)  # (B, T, C)
+        if token_type_ids is not None:
+            hidden_states = hidden_states + self.embed_tokens(token_type_ids.expand(batch, length))
+        hidden_states = self.dropout(hidden_states)
 
         mask = build_attention_mask(attention_mask, length, key_length, past_length=past_length, is_causal=True,
                                     dtype=hidden_states.dtype)
@@ -153,13 +158,14 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, cache=None, past_key_values=None,
                 inputs_embeds=None, labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, logits_to_keep=0, **kwargs):
+                return_dict=None, logits_to_keep=0, token_type_ids=None, **kwargs):
         """`logits_to_keep=k` computes logits for the last k positions only (0 = all): generation needs one."""
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         outputs = self.model(input_ids, attention_mask=attention_mask, position_ids=position_ids,
                              cache=cache if cache is not None else past_key_values, inputs_embeds=inputs_embeds,
                              use_cache=use_cache, output_attentions=output_attentions,
-                             output_hidden_states=output_hidden_states, return_dict=True)
+                             output_hidden_states=output_hidden_states, return_dict=True,
+                             token_type_ids=token_type_ids)
         hidden_states = outputs.last_hidden_state
         if logits_to_keep:
             hidden_states = hidden_states[:, -logits_to_keep:]
@@ -201,12 +207,13 @@ class GPT101ForSequenceClassification(GPT101PreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None, cache=None, past_key_values=None,
                 inputs_embeds=None, labels=None, use_cache=None, output_attentions=None, output_hidden_states=None,
-                return_dict=None, **kwargs):
+                return_dict=None, token_type_ids=None, **kwargs):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         outputs = self.model(input_ids, attention_mask=attention_mask, position_ids=position_ids,
                              cache=cache if cache is not None else past_key_values, inputs_embeds=inputs_embeds,
                              use_cache=use_cache, output_attentions=output_attentions,
-                             output_hidden_states=output_hidden_states, return_dict=True)
+                             output_hidden_states=output_hidden_states, return_dict=True,
+                             token_type_ids=token_type_ids)
         logits = self.score(self.dropout(outputs.last_hidden_state))  # (B, T, L)
         batch = logits.shape[0]
         if input_ids is None or self.config.pad_token_id is None:

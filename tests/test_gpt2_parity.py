@@ -52,6 +52,24 @@ def test_generate_is_token_identical(settings):
     assert torch.equal(ours.generate(ids, **kwargs), theirs.generate(ids, **kwargs))
 
 
+@pytest.mark.parametrize("model_class", [GPT2LMHeadModel, GPT2ForSequenceClassification])
+def test_token_type_ids_add_their_token_embeddings_as_in_gpt2(model_class):
+    """GPT-2 adds wte(token_type_ids) to the embeddings; GPT101 once ignored them, silently (a tokenizer that
+    returns them, e.g. for text pairs, then got other logits than GPT-2's)."""
+    theirs = reference(model_class)
+    ours = convert.from_hf(theirs)
+    ids, _ = padded_batch()
+    types = (torch.arange(ids.shape[1]) >= 6).long().expand_as(ids)  # segment 0, then segment 1
+    expected, actual = theirs(ids, token_type_ids=types).logits, ours(ids, token_type_ids=types).logits
+    torch.testing.assert_close(actual, expected, atol=1e-5, rtol=0)
+    assert not torch.allclose(actual, ours(ids).logits)
+    if model_class is GPT2LMHeadModel:
+        kwargs = dict(token_type_ids=types, max_new_tokens=6, do_sample=False, pad_token_id=1)
+        assert torch.equal(ours.generate(ids, **kwargs), theirs.generate(ids, **kwargs))
+    with pytest.raises(ValueError, match="token_type_ids must lie in"):
+        ours(ids, token_type_ids=types + VOCAB)
+
+
 def test_body_and_classifier_convert_too():
     body = reference(GPT2Model)
     ours = convert.from_hf(body)
