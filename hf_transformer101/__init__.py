@@ -9,15 +9,19 @@ from transformers import (
     AutoModel,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
+    AutoModelForQuestionAnswering,
     AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
 )
 
 from .modeling.configuration_bert101 import BERT101Config
 from .modeling.configuration_gpt101 import GPT101Config
 from .modeling.modeling_bert101 import (
     BERT101ForMaskedLM,
+    BERT101ForQuestionAnswering,
     BERT101ForSequenceClassification,
+    BERT101ForTokenClassification,
     BERT101Model,
     BERT101PreTrainedModel,
 )
@@ -44,6 +48,8 @@ AutoConfig.register(BERT101Config.model_type, BERT101Config)
 AutoModel.register(BERT101Config, BERT101Model)
 AutoModelForMaskedLM.register(BERT101Config, BERT101ForMaskedLM)
 AutoModelForSequenceClassification.register(BERT101Config, BERT101ForSequenceClassification)
+AutoModelForTokenClassification.register(BERT101Config, BERT101ForTokenClassification)
+AutoModelForQuestionAnswering.register(BERT101Config, BERT101ForQuestionAnswering)
 
 AutoConfig.register(Seq2Seq101Config.model_type, Seq2Seq101Config)
 AutoModel.register(Seq2Seq101Config, Seq2Seq101Model)
@@ -52,7 +58,9 @@ AutoModelForSeq2SeqLM.register(Seq2Seq101Config, Seq2Seq101ForConditionalGenerat
 __all__ = [
     "BERT101Config",
     "BERT101ForMaskedLM",
+    "BERT101ForQuestionAnswering",
     "BERT101ForSequenceClassification",
+    "BERT101ForTokenClassification",
     "BERT101Model",
     "BERT101PreTrainedModel",
     "GPT101Config",

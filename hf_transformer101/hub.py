@@ -21,28 +21,37 @@ from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_tok
 
 TEMPLATES = Path(__file__).resolve().parent / "model_cards"
 
-# model_type -> (configuration module.class, {auto class: modeling module.class}, card template, pipeline tag)
+# model_type -> (configuration module.class, {auto class: modeling module.class}, card template)
 FAMILIES = {
     "gpt101": ("configuration_gpt101.GPT101Config", {
         "AutoModel": "modeling_gpt101.GPT101Model",
         "AutoModelForCausalLM": "modeling_gpt101.GPT101ForCausalLM",
         "AutoModelForSequenceClassification": "modeling_gpt101.GPT101ForSequenceClassification",
-    }, "gpt101.md", "text-generation"),
+    }, "gpt101.md"),
     "bert101": ("configuration_bert101.BERT101Config", {
         "AutoModel": "modeling_bert101.BERT101Model",
         "AutoModelForMaskedLM": "modeling_bert101.BERT101ForMaskedLM",
         "AutoModelForSequenceClassification": "modeling_bert101.BERT101ForSequenceClassification",
-    }, "bert101.md", "fill-mask"),
+        "AutoModelForTokenClassification": "modeling_bert101.BERT101ForTokenClassification",
+        "AutoModelForQuestionAnswering": "modeling_bert101.BERT101ForQuestionAnswering",
+    }, "bert101.md"),
     "seq2seq101": ("configuration_seq2seq101.Seq2Seq101Config", {
         "AutoModel": "modeling_seq2seq101.Seq2Seq101Model",
         "AutoModelForSeq2SeqLM": "modeling_seq2seq101.Seq2Seq101ForConditionalGeneration",
-    }, "seq2seq101.md", "translation"),
+    }, "seq2seq101.md"),
+}
+# The Hub's widget and task filter for each head (its Auto class).
+PIPELINE_TAGS = {
+    "AutoModel": "feature-extraction", "AutoModelForCausalLM": "text-generation", "AutoModelForMaskedLM": "fill-mask",
+    "AutoModelForSequenceClassification": "text-classification",
+    "AutoModelForTokenClassification": "token-classification",
+    "AutoModelForQuestionAnswering": "question-answering", "AutoModelForSeq2SeqLM": "translation",
 }
 
 
 def auto_class_of(model):
     """The Auto class that loads this model's own head, e.g. AutoModelForCausalLM for GPT101ForCausalLM."""
-    _, heads, _, _ = FAMILIES[model.config.model_type]
+    _, heads, _ = FAMILIES[model.config.model_type]
     for auto_class, path in heads.items():
         if path.endswith("." + type(model).__name__):
             return auto_class
@@ -75,7 +84,8 @@ def read_eval_results(paths_or_dicts):
 def build_model_card(model, model_name, repo_id, eval_results=(), training_args=None, datasets=None,
                      description=None):
     """The README.md of an export, from the family's template in model_cards/."""
-    _, _, template, pipeline_tag = FAMILIES[model.config.model_type]
+    _, _, template = FAMILIES[model.config.model_type]
+    pipeline_tag = PIPELINE_TAGS[auto_class_of(model)]  # a GLUE classifier is text-classification, not fill-mask
     results = read_eval_results(eval_results)
     card_data = ModelCardData(
         model_name=model_name, library_name="transformers", license="mit", pipeline_tag=pipeline_tag,
@@ -107,7 +117,7 @@ def export(model, tokenizer, out_dir, *, model_name=None, repo_id=None, eval_res
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"{out_dir} is not empty; pass overwrite=True to replace it")
     model_name = model_name or out_dir.name
-    config_path, heads, _, _ = FAMILIES[model.config.model_type]
+    config_path, heads, _ = FAMILIES[model.config.model_type]
     # The card's snippet loads `repo_id`: the Hub id once pushed (defaults to the folder name).
     card = build_model_card(model, model_name, repo_id or model_name, eval_results, training_args, datasets,
                             description)

