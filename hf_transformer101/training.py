@@ -77,6 +77,16 @@ class TrainingArguments101:
                      "log_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("warmup_steps", "weight_decay", "max_grad_norm", "save_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 <= self.min_learning_rate <= self.learning_rate:
+            raise ValueError(f"min_learning_rate must lie in [0, learning_rate={self.learning_rate}], got "
+                             f"{self.min_learning_rate}")
+        if self.save_total_limit < 1:
+            raise ValueError(f"save_total_limit must keep at least one checkpoint, got {self.save_total_limit}")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be no, bf16 or fp16, got {self.mixed_precision!r}")
         if self.push_to_hub and not self.hub_model_id:

@@ -157,7 +157,12 @@ def test_gradient_checkpointing_trains_to_the_same_weights(tmp_path):
 
 @pytest.mark.parametrize("field, value, message", [("max_steps", 0, "max_steps"),
                                                    ("mixed_precision", "fp8", "mixed_precision"),
-                                                   ("push_to_hub", True, "hub_model_id")])
+                                                   ("push_to_hub", True, "hub_model_id"),
+                                                   ("learning_rate", -1e-3, "learning_rate"),
+                                                   ("learning_rate", 0.0, "learning_rate"),
+                                                   ("min_learning_rate", 1.0, "min_learning_rate"),
+                                                   ("warmup_steps", -5, "warmup_steps"),
+                                                   ("save_total_limit", 0, "save_total_limit")])
 def test_bad_training_arguments_are_named(field, value, message):
     with pytest.raises(ValueError, match=message):
         TrainingArguments101(**{field: value})
