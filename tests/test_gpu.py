@@ -103,3 +103,20 @@ def test_fused_linear_cross_entropy_matches_the_plain_head_and_loss():
         for name, grad in grads.items():
             scale = expected_grads[name].abs().max().item()
             torch.testing.assert_close(grad, expected_grads[name], rtol=tolerance, atol=tolerance * scale, msg=name)
+
+
+def test_cuda_graph_decoder_gives_generates_tokens_greedy_and_sampled():
+    """The static-cache decoder captured as a CUDA graph (`compile=True`): generate's greedy tokens, and its
+    sampled ones from the same seed (the draws happen outside the graph)."""
+    from hf_transformer101.fast_generate import StaticCacheDecoder
+
+    model, ids = model_and_ids()
+    model.eval()
+    prompt = ids[:, :8]
+    decoder = StaticCacheDecoder(model, batch_size=2, max_length=40, compile=True)
+    greedy = model.generate(prompt, do_sample=False, max_new_tokens=24, min_new_tokens=24)
+    assert torch.equal(decoder.generate(prompt, 24), greedy)
+    torch.manual_seed(3)
+    sampled = model.generate(prompt, do_sample=True, top_k=50, temperature=0.9, max_new_tokens=24, min_new_tokens=24)
+    torch.manual_seed(3)
+    assert torch.equal(decoder.generate(prompt, 24, do_sample=True, top_k=50, temperature=0.9), sampled)
