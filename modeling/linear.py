@@ -106,27 +106,34 @@ def _onednn_weight_gradient(grad_rows, input_rows):
     return _onednn_product(grad_rows.t(), input_rows.t())  # (O, N) x (I, N) -> (O, I)
 
 
-def _onednn_applies(inputs, weight, bias=None):
-    """Whether the product inputs @ weight.T (+ bias) takes the oneDNN path (see the module docstring)."""
+def _onednn_usable(inputs):
+    """Whether oneDNN's product may stand in for torch's here at all: enabled and available, a CPU tensor, plain
+    eager execution — not compiling, tracing (where a traced numel() is a tensor) or a torch.func transform."""
     return (
         onednn_linear_active()
         and inputs.device.type == "cpu"
+        and not torch.compiler.is_compiling()
+        and not torch.jit.is_tracing()
+        and not torch._C._are_functorch_transforms_active()
+    )
+
+
+def _onednn_applies(inputs, weight, bias=None):
+    """Whether the product inputs @ weight.T (+ bias) takes the fp32 oneDNN path (see the module docstring)."""
+    return (
+        _onednn_usable(inputs)
         and inputs.dtype == weight.dtype == torch.float32
         and (bias is None or bias.dtype == torch.float32)
-        and not torch.compiler.is_compiling()
-        and not torch.jit.is_tracing()  # (before the size test: a traced numel() is a tensor)
         and inputs.numel() > 0  # oneDNN refuses empty products (e.g. a sparse MLM head with nothing masked)
         and (weight.numel() >= _MIN_WEIGHT_ELEMENTS or inputs.numel() * weight.shape[0] >= _MIN_MULTIPLY_ADDS)
         and not torch.is_autocast_enabled("cpu")
-        and not torch._C._are_functorch_transforms_active()
     )
 
 
 def _onednn_bf16_inference_applies(inputs, weight):
     """Whether the product runs as oneDNN's bf16 product with its bias fused (see the module docstring)."""
     return (
-        onednn_linear_active()
-        and inputs.device.type == "cpu"
+        _onednn_usable(inputs)
         and not torch.is_grad_enabled()
         and compute_dtype(inputs) == torch.bfloat16
         and inputs.dtype in (torch.float32, torch.bfloat16)  # autocast casts these (not float64)
@@ -135,18 +142,14 @@ def _onednn_bf16_inference_applies(inputs, weight):
         # this path, recasting it each time, would lose.
         and (weight.dtype == torch.bfloat16
              or (torch.is_autocast_enabled("cpu") and torch.is_inference_mode_enabled()))
-        and not torch.compiler.is_compiling()
-        and not torch.jit.is_tracing()
         and inputs.shape[:-1].numel() >= _MIN_BF16_ROWS
     )
 
 
 def linear(inputs, weight, bias=None):
     """F.linear, with fp32 CPU products on oneDNN where that path applies, and bf16 CPU inference products too
-    (see the module docstring)."""
-    if _onednn_bf16_inference_applies(inputs, weight):
-        to_bf16 = (lambda tensor: None if tensor is None else tensor.to(torch.bfloat16))  # what autocast would do
-        return _onednn_product(to_bf16(inputs), to_bf16(weight), to_bf16(bias))
+    (see the module docstring). The fp32 test comes first: it is the training and decoding path, and the two
+    exclude each other (fp32 operands outside autocast, against a bf16 compute dtype)."""
     if _onednn_applies(inputs, weight, bias):
         # Without gradients (decoding), the bare product: the autograd.Function's call costs ~5 us, 24 times per
         # token for GPT's CPU size (1.7 -> 1.9x HF's one-token forward).
@@ -154,6 +157,9 @@ def linear(inputs, weight, bias=None):
                                         or (bias is not None and bias.requires_grad)):
             return _OneDNNLinear.apply(inputs, weight, bias)
         return _onednn_product(inputs, weight, bias)
+    if _onednn_bf16_inference_applies(inputs, weight):
+        to_bf16 = (lambda tensor: None if tensor is None else tensor.to(torch.bfloat16))  # what autocast would do
+        return _onednn_product(to_bf16(inputs), to_bf16(weight), to_bf16(bias))
     return nn.functional.linear(inputs, weight, bias)
 
 
