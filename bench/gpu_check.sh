@@ -18,8 +18,14 @@
 # Each part runs on its own: a failing part is logged and the next one still runs. The exit status is the number
 # of parts that failed. ROUNDS (default 5) sets the A/B rounds per measurement; PYTHON (default python3) the
 # interpreter, which must import torch with CUDA, transformers and this package (e.g. `pip install -e .`).
+# `bash bench/gpu_check.sh --list-parts` prints the default parts and does nothing else.
 set -u -o pipefail
 cd "$(dirname "$0")/.."
+DEFAULT_PARTS="bert seq2seq gpt gpt-compile gpt-cudnn gpt-compile-cudnn gpt-compile-autotune attention"
+if [[ ${1:-} == --list-parts ]]; then
+    echo "$DEFAULT_PARTS"
+    exit 0
+fi
 OUT=${OUT:-bench-out}
 ROUNDS=${ROUNDS:-5}
 PYTHON=${PYTHON:-python3}
@@ -38,7 +44,7 @@ part() {  # part NAME COMMAND...: run it, keep its log, count a failure and carr
     echo "=== $name: $((SECONDS - start)) s"
 }
 
-PARTS=${PARTS:-bert seq2seq gpt gpt-compile gpt-cudnn gpt-compile-cudnn gpt-compile-autotune attention}
+PARTS=${PARTS:-$DEFAULT_PARTS}
 wanted() { [[ " $PARTS " == *" $1 "* ]]; }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"

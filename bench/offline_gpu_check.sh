@@ -27,7 +27,7 @@ export PYTHONPATH=/tmp/pkg:/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 # One part at a time, in the order PARTS gives, packing after each: a run stopped at its time limit still
 # leaves the parts it finished in $OUT/results.tgz.
 failed=0
-for part in ${PARTS:-bert seq2seq gpt gpt-compile gpt-cudnn gpt-compile-cudnn gpt-compile-autotune attention}; do
+for part in ${PARTS:-$(bash bench/gpu_check.sh --list-parts)}; do
     PARTS=$part OUT=$results bash bench/gpu_check.sh >> "$results/gpu_check.log" 2>&1 || failed=$((failed + 1))
     tar czf "$OUT/results.tgz.partial" -C "$(dirname "$results")" results \
         && mv "$OUT/results.tgz.partial" "$OUT/results.tgz"
