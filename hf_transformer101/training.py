@@ -203,6 +203,12 @@ def evaluate_loss(model, batches, accelerator):
     return accelerator.reduce(torch.stack(losses).mean(), reduction="mean").item()
 
 
+def enable_activation_checkpointing(model):
+    """Recompute each Block in the backward pass: `activation_checkpointing_enable`, transformers' name since 5.24,
+    or `gradient_checkpointing_enable` (deprecated since) before it."""
+    getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
+
+
 def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     """Train `model` on `train_batches(index, rank, world_size)` and return a summary dict.
 
@@ -220,8 +226,8 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     output_dir.mkdir(parents=True, exist_ok=True)
     tokens_in = tokens_in or (lambda batch: batch["input_ids"].numel())
 
-    if args.gradient_checkpointing:  # the method's name since transformers 5.24, the old one (deprecated) before
-        getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
+    if args.gradient_checkpointing:
+        enable_activation_checkpointing(model)
     optimizer = torch.optim.AdamW(optimizer_groups(model, args.weight_decay), lr=args.learning_rate,
                                   betas=(args.adam_beta1, args.adam_beta2),
                                   fused=accelerator.device.type == "cuda")  # one kernel for all params on GPU

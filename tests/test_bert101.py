@@ -31,6 +31,7 @@ from hf_transformer101 import (
     convert,
 )
 from hf_transformer101.convert.bert import minilm_path
+from hf_transformer101.training import enable_activation_checkpointing
 from remote_code import run_without_package
 
 VOCAB = 99
@@ -375,7 +376,7 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         model = tiny_model(**NO_DROPOUT)
         model.train()
         if checkpointing:
-            getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
+            enable_activation_checkpointing(model)
             assert model.model.gradient_checkpointing
         model(ids, attention_mask=mask, token_type_ids=token_types, labels=labels).loss.backward()
         gradients.append({name: p.grad.clone() for name, p in model.named_parameters()})

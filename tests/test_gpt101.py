@@ -4,6 +4,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from hf_transformer101 import GPT101Config, GPT101ForCausalLM, GPT101ForSequenceClassification, GPT101Model
+from hf_transformer101.training import enable_activation_checkpointing
 
 VOCAB = 97
 
@@ -149,7 +150,7 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         model = tiny_model(hidden_dropout_prob=0.0, embedding_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
         model.train()
         if checkpointing:
-            getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
+            enable_activation_checkpointing(model)
         model(ids, labels=ids).loss.backward()
         gradients.append({name: p.grad.clone() for name, p in model.named_parameters()})
     for name, gradient in gradients[0].items():

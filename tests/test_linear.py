@@ -14,6 +14,7 @@ from hf_transformer101 import (
     Seq2Seq101ForConditionalGeneration,
 )
 from hf_transformer101.modeling import linear as onednn
+from hf_transformer101.training import enable_activation_checkpointing
 
 pytestmark = pytest.mark.skipif(not onednn.onednn_linear_active(),
                                 reason="oneDNN's fp32 linear needs an x86 CPU and a torch built with oneDNN")
@@ -218,7 +219,7 @@ def test_training_step_is_the_same_with_and_without_onednn(family, checkpointing
     model, batch = family()  # dropout 0: both steps compute the same function
     model.train()  # checkpointing runs in training mode only
     if checkpointing:
-        getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
+        enable_activation_checkpointing(model)
     products, onednn_product = [], onednn._onednn_product
 
     def counted_product(*args):

@@ -23,6 +23,7 @@ from hf_transformer101 import (
 )
 from hf_transformer101.modeling.blocks import CACHE_FIELD
 from hf_transformer101.modeling.modeling_seq2seq101 import shift_tokens_right
+from hf_transformer101.training import enable_activation_checkpointing
 from remote_code import run_without_package
 
 VOCAB = 61
@@ -305,7 +306,7 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         model = tiny_model(dropout=0.0)
         model.train()
         if checkpointing:
-            getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)()
+            enable_activation_checkpointing(model)
             assert all(layer.gradient_checkpointing for layer in model.model.decoder.layers)
         model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
         gradients.append({name: p.grad.clone() for name, p in model.named_parameters()})
