@@ -31,6 +31,7 @@ from .blocks import (
     check_input_ids,
     check_length,
     init_weights,
+    refuse_encoder_inputs,
 )
 from .configuration_bert101 import BERT101Config
 from .linear import Linear, OutputLinear
@@ -107,6 +108,7 @@ class BERT101Model(BERT101PreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        refuse_encoder_inputs(type(self).__name__, kwargs)
 
         # Bad ids would fail deep inside an embedding with an IndexError: check them here, by name.
         check_input_ids(input_ids, self.config.vocab_size)
@@ -193,7 +195,7 @@ class BERT101ForMaskedLM(BERT101PreTrainedModel):
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                              position_ids=position_ids, inputs_embeds=inputs_embeds,
                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                             return_dict=True)
+                             return_dict=True, **kwargs)
         hidden_states = outputs.last_hidden_state  # (B, T, C)
         if labels is not None and self.config.sparse_prediction:
             check_one_label_per_row(labels, hidden_states)
@@ -238,7 +240,7 @@ class BERT101ForSequenceClassification(BERT101PreTrainedModel):
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                              position_ids=position_ids, inputs_embeds=inputs_embeds,
                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                             return_dict=True)
+                             return_dict=True, **kwargs)
         logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, C) -> (B, L)
         loss = None
         if labels is not None:
@@ -273,7 +275,7 @@ class BERT101ForTokenClassification(BERT101PreTrainedModel):
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                              position_ids=position_ids, inputs_embeds=inputs_embeds,
                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                             return_dict=True)
+                             return_dict=True, **kwargs)
         logits = self.classifier(self.dropout(outputs.last_hidden_state))  # (B, T, C) -> (B, T, L)
         loss = None
         if labels is not None:
@@ -306,7 +308,7 @@ class BERT101ForQuestionAnswering(BERT101PreTrainedModel):
         outputs = self.model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                              position_ids=position_ids, inputs_embeds=inputs_embeds,
                              output_attentions=output_attentions, output_hidden_states=output_hidden_states,
-                             return_dict=True)
+                             return_dict=True, **kwargs)
         logits = self.qa_outputs(outputs.last_hidden_state)  # (B, T, C) -> (B, T, 2)
         start_logits, end_logits = (part.squeeze(-1).contiguous() for part in logits.split(1, dim=-1))  # (B, T)
         loss = None

@@ -28,6 +28,7 @@ from .blocks import (
     check_input_ids,
     check_length,
     init_weights,
+    refuse_encoder_inputs,
 )
 from .configuration_gpt101 import GPT101Config
 from .linear import Linear, OutputLinear
@@ -95,6 +96,7 @@ class GPT101Model(GPT101PreTrainedModel):
         use_cache = use_cache if use_cache is not None else (self.config.use_cache and not self.training)
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        refuse_encoder_inputs(type(self).__name__, kwargs)
 
         cache = cache if cache is not None else past_key_values
         if use_cache and cache is None:
@@ -165,7 +167,7 @@ class GPT101ForCausalLM(GPT101PreTrainedModel, GenerationMixin):
                              cache=cache if cache is not None else past_key_values, inputs_embeds=inputs_embeds,
                              use_cache=use_cache, output_attentions=output_attentions,
                              output_hidden_states=output_hidden_states, return_dict=True,
-                             token_type_ids=token_type_ids)
+                             token_type_ids=token_type_ids, **kwargs)
         hidden_states = outputs.last_hidden_state
         if logits_to_keep:
             hidden_states = hidden_states[:, -logits_to_keep:]
@@ -213,7 +215,7 @@ class GPT101ForSequenceClassification(GPT101PreTrainedModel):
                              cache=cache if cache is not None else past_key_values, inputs_embeds=inputs_embeds,
                              use_cache=use_cache, output_attentions=output_attentions,
                              output_hidden_states=output_hidden_states, return_dict=True,
-                             token_type_ids=token_type_ids)
+                             token_type_ids=token_type_ids, **kwargs)
         logits = self.score(self.dropout(outputs.last_hidden_state))  # (B, T, L)
         batch = logits.shape[0]
         if input_ids is None or self.config.pad_token_id is None:

@@ -1,9 +1,9 @@
 """The contract every transformers model keeps, checked on all ten of our classes — what transformers' own
 common model tests (`ModelTesterMixin`, `GenerationTesterMixin`, not shipped in the wheel) ask of a model, and
 what code written for any Hub model relies on: tuples with `return_dict=False`, `inputs_embeds` for `input_ids`,
-a row's output independent of its batch, pickling, every layer's hidden states with gradients, heads resized or
-added on load, and `generate`'s assisted, prompt-lookup, resumed and compiled static-cache decoding giving greedy
-decoding's tokens.
+a row's output independent of its batch, pickling, encoder states refused without cross-attention, every
+layer's hidden states with gradients, heads resized or added on load, and `generate`'s assisted, prompt-lookup,
+resumed and compiled static-cache decoding giving greedy decoding's tokens.
 """
 import io
 import pickle
@@ -107,6 +107,20 @@ def test_hidden_states_and_attentions_of_every_layer_keep_their_gradients(model_
     attentions[0].retain_grad()
     outputs[0].flatten()[0].backward()
     assert hidden_states[0].grad is not None and attentions[0].grad is not None
+
+
+@pytest.mark.parametrize("model_class", [cls for cls in CLASSES if not CLASSES[cls]().is_encoder_decoder],
+                         ids=lambda cls: cls.__name__)
+def test_encoder_states_are_refused_by_the_models_without_cross_attention(model_class):
+    """transformers' GPT-2 and BERT raise on `encoder_hidden_states` unless built with cross-attention; ours have
+    none, and must not drop them silently into their keyword arguments."""
+    model, inputs = model_and_inputs(model_class)
+    encoder_states = torch.randn(2, 5, model.config.hidden_size)  # (B, S, C)
+    with pytest.raises(ValueError, match="no cross-attention.*encoder_hidden_states"):
+        model(**inputs, encoder_hidden_states=encoder_states)
+    with pytest.raises(ValueError, match="encoder_attention_mask"):
+        model(**inputs, encoder_attention_mask=torch.ones(2, 5))
+    model(**inputs, encoder_hidden_states=None)  # None, as generic code passes it, is no encoder
 
 
 @pytest.mark.parametrize("model_class", [BERT101ForSequenceClassification, GPT101ForSequenceClassification],
