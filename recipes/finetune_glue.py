@@ -21,6 +21,11 @@ Written to `output_dir`: the fine-tuned model + tokenizer (loads with `AutoModel
 submission files (`submission/SST-2.tsv`, ...) for test splits, and Trainer's `train_results.json`.
 `--push_to_hub --hub_model_id you/name` exports the model through `hf_transformer101.hub` (model card filled from
 the eval results) and uploads it; Trainer's own Hub pushing stays off.
+
+`--lora_rank R` fine-tunes with LoRA (Hu et al. 2021, through PEFT: `pip install -e ".[lora]"`) instead of every
+weight: rank-R updates of every linear layer of the encoder, the head (classifier, BERT's pooler) trained in full,
+the rest frozen. After training the adapter is saved to `output_dir/lora_adapter` and merged into the weights, so
+`output_dir` holds an ordinary checkpoint as without LoRA.
 """
 
 import dataclasses
@@ -105,6 +110,14 @@ class GlueArguments:
                 "the eval results). --push_to_hub exports to output_dir/hub by default and uploads it."})
     preprocessing_num_workers: int | None = field(default=None, metadata={
         "help": "Processes for tokenising the dataset (datasets.map num_proc)."})
+    lora_rank: int = field(default=0, metadata={
+        "help": "0: fine-tune every weight. R > 0: LoRA of rank R on every linear layer of the encoder (PEFT's "
+                "target_modules='all-linear'), the head (classifier, BERT's pooler) trained in full, the rest "
+                "frozen; merged into the weights after training. LoRA wants a larger --learning_rate than full "
+                "fine-tuning."})
+    lora_alpha: float | None = field(default=None, metadata={
+        "help": "LoRA's scale numerator: updates are scaled by lora_alpha / lora_rank (default 2 x lora_rank)."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA branch's input."})
 
     def __post_init__(self):
         if self.task is None:
@@ -117,6 +130,12 @@ class GlueArguments:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"--{name} must be a positive integer, got {value}")
+        if self.lora_rank < 0:
+            raise ValueError(f"--lora_rank must be 0 (no LoRA) or a positive rank, got {self.lora_rank}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"--lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.lora_alpha is not None and self.lora_alpha <= 0:
+            raise ValueError(f"--lora_alpha must be positive, got {self.lora_alpha}")
 
 
 def normalize_task(task):
@@ -263,6 +282,36 @@ def reinitialise_pooler(dense, std):
         dense.bias.zero_()
 
 
+def with_lora(model, glue_args):
+    """The model wrapped by PEFT for LoRA: rank-R adapters on every linear layer of the encoder; the head trained in
+    full — the classifier (GPT: `score`), new, with nothing to adapt, and BERT's pooler, which exists only to feed
+    it and which an MLM checkpoint does not have (it starts random: frozen, it would stay random)."""
+    try:
+        import peft
+    except ImportError as error:
+        raise ImportError("--lora_rank needs PEFT: pip install peft (or pip install -e '.[lora]')") from error
+    config = peft.LoraConfig(task_type=peft.TaskType.SEQ_CLS, r=glue_args.lora_rank,
+                             lora_alpha=glue_args.lora_alpha or 2 * glue_args.lora_rank,
+                             lora_dropout=glue_args.lora_dropout, target_modules="all-linear",
+                             modules_to_save=["classifier", "score", "pooler"])
+    model = peft.get_peft_model(model, config)
+    trainable, total = model.get_nb_trainable_parameters()
+    logger.info("LoRA rank %d: %.2fM of %.1fM parameters trained (%.1f%%)", glue_args.lora_rank, trainable / 1e6,
+                total / 1e6, 100 * trainable / total)
+    return model
+
+
+def merge_lora(trainer, output_dir):
+    """Save the trained adapter to output_dir/lora_adapter (small, loads onto the base checkpoint with
+    `peft.PeftModel.from_pretrained`), then fold it into the weights: from here on the trainer holds, evaluates
+    and saves the plain model class, as a run without LoRA does."""
+    adapter_dir = output_dir / "lora_adapter"
+    if trainer.is_world_process_zero():
+        trainer.model.save_pretrained(adapter_dir)
+    trainer.model = trainer.model_wrapped = trainer.model.merge_and_unload()
+    logger.info("LoRA adapter saved to %s and merged into the model", adapter_dir)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Outputs
 
@@ -307,6 +356,7 @@ def eval_record(glue_args, training_args, model, split, metrics, num_examples):
         "model": glue_args.model_name_or_path,
         "model_class": type(model).__name__,
         "reference": glue_args.reference,
+        "lora_rank": glue_args.lora_rank,
         "seed": training_args.seed,
         "data": glue_args.data_dir or HUB_DATASET,
     }
@@ -328,6 +378,9 @@ def main(argv=None):
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
     if push_to_hub and not training_args.hub_model_id:
         raise ValueError("--push_to_hub needs --hub_model_id (e.g. your-name/bert101-sst2)")
+    if glue_args.lora_rank and not training_args.do_train:
+        raise ValueError("--lora_rank trains a LoRA adapter: it needs a training run (--do_train); to evaluate a "
+                         "merged LoRA run, pass its output folder as --model_name_or_path without --lora_rank")
     if (push_to_hub or glue_args.export_dir) and glue_args.reference:
         raise ValueError("--push_to_hub/--export_dir export our models; the --reference run keeps HF's class")
 
@@ -342,6 +395,8 @@ def main(argv=None):
     # --reference run (ours is converted from the very same BertForSequenceClassification).
     set_seed(training_args.seed)
     model, tokenizer = load_model_and_tokenizer(glue_args, path, model_type)
+    if glue_args.lora_rank:
+        model = with_lora(model, glue_args)
     limits = [glue_args.max_seq_length, model.config.max_position_embeddings]
     max_length = min(limits + ([tokenizer.model_max_length] if tokenizer.model_max_length < 1e9 else []))
     logger.info("%s on GLUE %s: %s, %.1fM parameters, max_seq_length %d", type(model).__name__, glue_args.task,
@@ -370,6 +425,8 @@ def main(argv=None):
     if training_args.do_train:
         result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         train_metrics = {**result.metrics, "train_samples": len(encoded["train"])}
+        if glue_args.lora_rank:
+            merge_lora(trainer, output_dir)
         trainer.save_model()  # model + tokenizer into output_dir: loads with AutoModelForSequenceClassification
         trainer.log_metrics("train", train_metrics)
         trainer.save_metrics("train", train_metrics)
@@ -383,7 +440,8 @@ def main(argv=None):
             trainer.log_metrics(prefix, output.metrics)
             predictions = predictions_from_logits(glue_args.task, output.predictions)
             if trainer.is_world_process_zero():
-                record = eval_record(glue_args, training_args, model, split, output.metrics, len(encoded[split]))
+                record = eval_record(glue_args, training_args, trainer.model, split, output.metrics,
+                                     len(encoded[split]))
                 record["train"] = {k: v for k, v in train_metrics.items() if k != "total_flos"}
                 name = "eval_results.json" if split == eval_splits[0] else f"eval_results_{split}.json"
                 (output_dir / name).write_text(json.dumps(record, indent=2) + "\n")

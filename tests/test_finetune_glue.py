@@ -241,6 +241,34 @@ def test_gpt101_checkpoint_classifies_from_its_last_token(gpt101_dir, glue, tmp_
     assert set(json.loads((tmp_path / "eval_results.json").read_text())["metrics"]) == {"accuracy"}
 
 
+def test_lora_trains_an_adapter_and_leaves_an_ordinary_merged_checkpoint(bert101_dir, glue, tmp_path):
+    peft = pytest.importorskip("peft", reason="--lora_rank needs peft (a dev dependency)")
+    result = run("rte", bert101_dir, glue, tmp_path, "--max_steps", "4", "--learning_rate", "1e-2",
+                 "--lora_rank", "4")
+    merged = result["trainer"].model
+    assert type(merged) is BERT101ForSequenceClassification  # the adapter folded in, PEFT's wrapper gone
+    saved = AutoModelForSequenceClassification.from_pretrained(tmp_path)
+    assert type(saved) is BERT101ForSequenceClassification and saved.state_dict().keys() == merged.state_dict().keys()
+    # The encoder moved only through the adapter, the embeddings not at all; the new classifier trained in full.
+    base = AutoModelForSequenceClassification.from_pretrained(bert101_dir, num_labels=2)
+    base_weights, saved_weights = base.state_dict(), saved.state_dict()
+    assert torch.equal(saved_weights["model.embed_tokens.weight"], base_weights["model.embed_tokens.weight"])
+    qkv = "model.layers.0.self_attn.qkv_proj.weight"
+    assert not torch.equal(saved_weights[qkv], base_weights[qkv])
+    assert torch.linalg.matrix_rank(saved_weights[qkv] - base_weights[qkv]) <= 4  # a rank-4 update
+    # The adapter alone, on the base checkpoint, gives the merged model's outputs.
+    adapter = peft.PeftModel.from_pretrained(base, tmp_path / "lora_adapter").eval()
+    input_ids = torch.randint(5, 50, (2, 12))  # (B, T)
+    with torch.no_grad():
+        torch.testing.assert_close(adapter(input_ids=input_ids).logits, saved.eval()(input_ids=input_ids).logits,
+                                   rtol=1e-4, atol=1e-5)
+    assert json.loads((tmp_path / "eval_results.json").read_text())["lora_rank"] == 4
+    with pytest.raises(ValueError, match="--lora_rank must be 0"):
+        run("rte", bert101_dir, glue, tmp_path / "bad", "--lora_rank", "-1")
+    with pytest.raises(ValueError, match="--lora_rank trains a LoRA adapter: it needs a training run"):
+        run("rte", bert101_dir, glue, tmp_path / "eval", "--do_eval", "--lora_rank", "4")
+
+
 # --- test splits: GLUE submission files ----------------------------------------------------------------------
 
 
