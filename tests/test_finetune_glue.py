@@ -243,8 +243,9 @@ def test_gpt101_checkpoint_classifies_from_its_last_token(gpt101_dir, glue, tmp_
 
 def test_lora_trains_an_adapter_and_leaves_an_ordinary_merged_checkpoint(bert101_dir, glue, tmp_path):
     peft = pytest.importorskip("peft", reason="--lora_rank needs peft (a dev dependency)")
-    result = run("rte", bert101_dir, glue, tmp_path, "--max_steps", "4", "--learning_rate", "1e-2",
-                 "--lora_rank", "4")
+    lora = ("--max_steps", "4", "--learning_rate", "1e-2", "--lora_rank", "4", "--save_strategy", "steps",
+            "--save_steps", "2")
+    result = run("rte", bert101_dir, glue, tmp_path, *lora)
     merged = result["trainer"].model
     assert type(merged) is BERT101ForSequenceClassification  # the adapter folded in, PEFT's wrapper gone
     saved = AutoModelForSequenceClassification.from_pretrained(tmp_path)
@@ -263,6 +264,11 @@ def test_lora_trains_an_adapter_and_leaves_an_ordinary_merged_checkpoint(bert101
         torch.testing.assert_close(adapter(input_ids=input_ids).logits, saved.eval()(input_ids=input_ids).logits,
                                    rtol=1e-4, atol=1e-5)
     assert json.loads((tmp_path / "eval_results.json").read_text())["lora_rank"] == 4
+    # A checkpoint holds the adapter and the optimizer: resuming from it gives the uninterrupted run's model.
+    resumed = run("rte", bert101_dir, glue, tmp_path / "resumed", *lora, "--resume_from_checkpoint",
+                  str(tmp_path / "checkpoint-2"))
+    for name, tensor in resumed["trainer"].model.state_dict().items():
+        torch.testing.assert_close(tensor, saved_weights[name], rtol=0, atol=0)
     with pytest.raises(ValueError, match="--lora_rank must be 0"):
         run("rte", bert101_dir, glue, tmp_path / "bad", "--lora_rank", "-1")
     with pytest.raises(ValueError, match="--lora_rank trains a LoRA adapter: it needs a training run"):
