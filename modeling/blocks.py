@@ -356,13 +356,16 @@ class SinusoidalPositionalEmbedding(nn.Module):
     """Looks up rows of `sinusoidal_table`; nothing is learned, so the table is a non-persistent buffer.
 
     Not saved with the weights: `_init_weights` must call `reset_table()` because `from_pretrained` recreates
-    such buffers empty.
+    such buffers empty. Held in the default dtype, as the parameters are created: `from_pretrained(dtype=...)`
+    sets it for the model's construction and casts no buffer afterwards (an fp32 table in a bf16 model would
+    turn the embeddings back to fp32, which the bf16 layers refuse).
     """
 
     def __init__(self, num_positions, dim):
         super().__init__()
         self.num_positions, self.dim = num_positions, dim
-        self.register_buffer("table", sinusoidal_table(num_positions, dim), persistent=False)
+        table = sinusoidal_table(num_positions, dim).to(torch.get_default_dtype())  # (P, C)
+        self.register_buffer("table", table, persistent=False)
 
     def reset_table(self):
         return sinusoidal_table(self.num_positions, self.dim)

@@ -1,9 +1,9 @@
 """The contract every transformers model keeps, checked on all ten of our classes — what transformers' own
 common model tests (`ModelTesterMixin`, `GenerationTesterMixin`, not shipped in the wheel) ask of a model, and
 what code written for any Hub model relies on: tuples with `return_dict=False`, `inputs_embeds` for `input_ids`,
-a row's output independent of its batch, pickling, encoder states refused without cross-attention, every
-layer's hidden states with gradients, heads resized or added on load, and `generate`'s assisted, prompt-lookup,
-resumed and compiled static-cache decoding giving greedy decoding's tokens.
+a row's output independent of its batch, pickling, loading in bf16, encoder states refused without
+cross-attention, every layer's hidden states with gradients, heads resized or added on load, and `generate`'s
+assisted, prompt-lookup, resumed and compiled static-cache decoding giving greedy decoding's tokens.
 """
 import io
 import pickle
@@ -92,6 +92,23 @@ def test_pickled_and_torch_saved_models_compute_the_same(model_class):
     for copy in (pickle.loads(pickle.dumps(model)), torch.load(buffer, weights_only=False)):
         assert type(copy) is model_class
         assert torch.equal(first_output(copy, inputs), first_output(model, inputs))
+
+
+@every_class
+def test_loading_in_bf16_gives_the_cast_model_and_a_bf16_checkpoint_loads_as_saved(model_class, tmp_path):
+    """`from_pretrained(dtype=torch.bfloat16)` builds the model in bf16 (and casts no buffer afterwards): it must
+    compute what the fp32 model cast with `.to(torch.bfloat16)` computes; `dtype="auto"` keeps a bf16 checkpoint's
+    dtype."""
+    model, inputs = model_and_inputs(model_class)
+    model.save_pretrained(tmp_path / "fp32")
+    loaded = model_class.from_pretrained(tmp_path / "fp32", dtype=torch.bfloat16).eval()
+    floating = [t for t in [*loaded.parameters(), *loaded.buffers()] if t.is_floating_point()]
+    assert {t.dtype for t in floating} == {torch.bfloat16}
+    cast = model.to(torch.bfloat16)
+    assert torch.equal(first_output(loaded, inputs), first_output(cast, inputs))
+    cast.save_pretrained(tmp_path / "bf16")
+    reloaded = model_class.from_pretrained(tmp_path / "bf16", dtype="auto").eval()
+    assert torch.equal(first_output(reloaded, inputs), first_output(cast, inputs))
 
 
 @every_class

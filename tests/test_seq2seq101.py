@@ -103,6 +103,25 @@ def test_marian_parity_logits_and_loss_on_padded_batches(attn):
                                expected.encoder_last_hidden_state[mask.bool()], atol=1e-5, rtol=0)
 
 
+def test_marian_parity_in_bf16_loaded_from_checkpoints(tmp_path):
+    """Both loaded with `from_pretrained(dtype=torch.bfloat16)`: the sinusoidal table, rebuilt on load, must be bf16
+    like Marian's (an fp32 one made our embeddings fp32 again, which the bf16 layers refused)."""
+    reference = marian_reference()
+    reference.save_pretrained(tmp_path / "marian")
+    convert.from_hf(reference).save_pretrained(tmp_path / "ours")
+    reference = MarianMTModel.from_pretrained(tmp_path / "marian", dtype=torch.bfloat16).eval()
+    ours = AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "ours", dtype=torch.bfloat16).eval()
+    ids, mask = padded_source()
+    decoder_ids = random_ids(3, 6, seed=3)
+    with torch.no_grad():
+        expected = reference(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids).logits
+        actual = ours(input_ids=ids, attention_mask=mask, decoder_input_ids=decoder_ids).logits
+    assert actual.dtype == expected.dtype == torch.bfloat16
+    # bf16 keeps 8 bits: the two may round a sum differently, by up to an ulp of the largest logits.
+    one_ulp = torch.finfo(torch.bfloat16).eps * expected.abs().max().item()
+    torch.testing.assert_close(actual.float(), expected.float(), atol=one_ulp, rtol=0)
+
+
 @pytest.mark.parametrize("settings", [dict(do_sample=False),
                                       dict(num_beams=4, do_sample=False, length_penalty=0.6, no_repeat_ngram_size=2)])
 def test_marian_parity_generate_is_token_identical(settings):
