@@ -36,9 +36,11 @@ from .blocks import (
 from .configuration_bert101 import BERT101Config
 from .linear import Linear, OutputLinear
 from .losses import check_one_label_per_row, token_cross_entropy
+from .reference_checkpoints import LoadsReferenceCheckpoints
 
 
-class BERT101PreTrainedModel(PreTrainedModel):
+class BERT101PreTrainedModel(LoadsReferenceCheckpoints, PreTrainedModel):
+    reference_model_type = "bert"  # `from_pretrained` converts such a checkpoint (reference_checkpoints.py)
     config_class = BERT101Config
     base_model_prefix = "model"
     supports_gradient_checkpointing = True

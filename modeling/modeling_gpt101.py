@@ -34,9 +34,11 @@ from .configuration_gpt101 import GPT101Config
 from .linear import Linear, OutputLinear
 from .linear_cross_entropy import fused_loss_applies, linear_cross_entropy
 from .losses import token_cross_entropy
+from .reference_checkpoints import LoadsReferenceCheckpoints
 
 
-class GPT101PreTrainedModel(PreTrainedModel):
+class GPT101PreTrainedModel(LoadsReferenceCheckpoints, PreTrainedModel):
+    reference_model_type = "gpt2"  # `from_pretrained` converts such a checkpoint (reference_checkpoints.py)
     config_class = GPT101Config
     base_model_prefix = "model"
     supports_gradient_checkpointing = True

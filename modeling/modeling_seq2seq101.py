@@ -40,6 +40,7 @@ from .configuration_seq2seq101 import Seq2Seq101Config
 from .linear import OutputLinear
 from .linear_cross_entropy import fused_loss_applies, linear_cross_entropy
 from .losses import token_cross_entropy
+from .reference_checkpoints import LoadsReferenceCheckpoints
 
 
 def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
@@ -56,7 +57,8 @@ def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
     return shifted.masked_fill(shifted == -100, pad_token_id)
 
 
-class Seq2Seq101PreTrainedModel(PreTrainedModel):
+class Seq2Seq101PreTrainedModel(LoadsReferenceCheckpoints, PreTrainedModel):
+    reference_model_type = "marian"  # `from_pretrained` converts such a checkpoint (reference_checkpoints.py)
     config_class = Seq2Seq101Config
     base_model_prefix = "model"
     main_input_name = "input_ids"

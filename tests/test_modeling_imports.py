@@ -1,5 +1,7 @@
 """modeling/ travels to the Hub with every model: it may import only the standard library, torch, transformers,
-and its own files through `from .name import X` (the one form transformers' remote-code loader follows)."""
+and its own files through `from .name import X` (the one form transformers' remote-code loader follows). An import
+guarded by `try: ... except ImportError:` is optional — the code must work without it, and transformers' loader
+skips it when it checks a remote-code folder's requirements."""
 import ast
 import sys
 from pathlib import Path
@@ -8,9 +10,23 @@ MODELING = Path(__file__).resolve().parents[1] / "modeling"
 ALLOWED_TOP_LEVEL = {"torch", "transformers"}
 
 
+def optional_import_nodes(tree):
+    """The imports inside the body of a `try` that catches ImportError."""
+    optional = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+                isinstance(handler.type, ast.Name) and handler.type.id in ("ImportError", "ModuleNotFoundError")
+                for handler in node.handlers):
+            optional |= {id(inner) for statement in node.body for inner in ast.walk(statement)}
+    return optional
+
+
 def imported_modules(path):
     tree = ast.parse(path.read_text(), filename=str(path))
+    optional = optional_import_nodes(tree)
     for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 yield node.lineno, alias.name, 0

@@ -2,6 +2,7 @@
 
     ours = convert.from_hf(GPT2LMHeadModel.from_pretrained("gpt2"))    # -> GPT101ForCausalLM, same logits
     theirs = convert.to_hf(ours)                                        # -> GPT2LMHeadModel again
+    ours = GPT101ForCausalLM.from_pretrained("gpt2")                    # the same: from_hf_pretrained, below
 
 Each family module (`gpt2`, ...) lists its pairs in `PAIRS`: (reference class, our class, a function that
 turns the reference config into ours and back, and one that renames a state dict each way). The conversion
@@ -26,6 +27,19 @@ def from_hf(model):
             return pair.convert(model, pair.our_class, pair.config_to_ours, pair.state_to_ours)
     supported = sorted(pair.reference_class.__name__ for pair in _pairs())
     raise ValueError(f"cannot convert {type(model).__name__}; supported reference classes: {supported}")
+
+
+def from_hf_pretrained(our_class, pretrained_model_name_or_path, **kwargs):
+    """`our_class` (e.g. GPT101ForCausalLM) from a checkpoint of its reference class (a GPT-2 folder or Hub id):
+    the reference class loads it, with `kwargs` (dtype, revision, attn_implementation, ...), then `from_hf`. This is
+    what `our_class.from_pretrained` does with such a checkpoint."""
+    for pair in _pairs():
+        if our_class is pair.our_class:
+            reference = pair.reference_class.from_pretrained(pretrained_model_name_or_path, **kwargs)
+            return from_hf(reference).to(reference.device)
+    supported = sorted(pair.our_class.__name__ for pair in _pairs())
+    raise ValueError(f"no reference class converts to {our_class.__module__}.{our_class.__name__}; supported "
+                     f"classes: {supported}")
 
 
 def to_hf(model):
