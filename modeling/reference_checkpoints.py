@@ -5,7 +5,8 @@ transformers matches a checkpoint's weights to the model by name. Handed a GPT-2
 weights under our names, so it returns a randomly initialised model and only prints a load report. Here a
 checkpoint whose config.json names the reference's model_type is loaded by the reference class and converted by
 `hf_transformer101.convert`, which copies every tensor and checks that none is missing or left over: the same
-logits as the reference class.
+logits as the reference class. A checkpoint of any other family is refused (transformers would warn, then load
+none of its weights).
 
 This file travels with exported models. The conversion lives in the hf-transformer101 package: without it (a Hub
 user with `trust_remote_code`), a reference checkpoint gets a clear error instead.
@@ -25,8 +26,13 @@ class LoadsReferenceCheckpoints:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
         model_type = _checkpoint_model_type(pretrained_model_name_or_path, kwargs)
-        if model_type is None or model_type != cls.reference_model_type:
+        if model_type is None or model_type == cls.config_class.model_type:
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+        if model_type != cls.reference_model_type:
+            # transformers would warn, then find none of the weights under our names: a random model.
+            raise ValueError(f"{pretrained_model_name_or_path} is a {model_type!r} checkpoint; {cls.__name__} loads "
+                             f"{cls.config_class.model_type!r} checkpoints, and {cls.reference_model_type!r} ones "
+                             "by converting them")
         if model_args or kwargs.get("config") is not None:
             raise ValueError(f"{pretrained_model_name_or_path} is a {model_type!r} checkpoint, converted to "
                              f"{cls.__name__} from its own config: pass no config")

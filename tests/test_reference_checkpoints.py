@@ -66,6 +66,10 @@ def test_our_own_checkpoints_load_as_before_and_errors_are_clear(tmp_path, monke
     saved_reference(GPT2LMHeadModel, GPT2, tmp_path / "gpt2")
     with pytest.raises(ValueError, match="'gpt2' checkpoint, converted to GPT101ForCausalLM from its own config"):
         GPT101ForCausalLM.from_pretrained(tmp_path / "gpt2", config=GPT101ForCausalLM.config_class())
+    saved_reference(BertForMaskedLM, BERT, tmp_path / "bert")
+    with pytest.raises(ValueError, match="'bert' checkpoint; GPT101ForCausalLM loads 'gpt101' checkpoints, and "
+                                         "'gpt2' ones by converting them"):
+        GPT101ForCausalLM.from_pretrained(tmp_path / "bert")
     ours = GPT101ForCausalLM.from_pretrained(tmp_path / "gpt2")
     ours.save_pretrained(tmp_path / "ours")
     reloaded = GPT101ForCausalLM.from_pretrained(tmp_path / "ours")
