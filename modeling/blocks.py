@@ -149,7 +149,9 @@ def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, d
     if padding_mask is not None and padding_mask.shape[-1] != past_length + query_length:
         raise ValueError(f"attention_mask covers {padding_mask.shape[-1]} tokens, but there are {past_length} cached "
                          f"and {query_length} new ones")
-    has_padding = padding_mask is not None and not bool(padding_mask.all())
+    # Whether a row has padding is a question about the mask's values: compiled or exported code (a graph for any
+    # mask, e.g. torch.export / ONNX) cannot branch on it, so there a given mask is always applied.
+    has_padding = padding_mask is not None and (torch.compiler.is_compiling() or not bool(padding_mask.all()))
     empty_slots = key_length - past_length - query_length
     if not has_padding and not empty_slots and (not is_causal or query_length in (1, key_length)):
         return None

@@ -1,9 +1,10 @@
 """The contract every transformers model keeps, checked on all ten of our classes — what transformers' own
 common model tests (`ModelTesterMixin`, `GenerationTesterMixin`, not shipped in the wheel) ask of a model, and
 what code written for any Hub model relies on: tuples with `return_dict=False`, `inputs_embeds` for `input_ids`,
-a row's output independent of its batch, pickling, loading in bf16, encoder states refused without
-cross-attention, every layer's hidden states with gradients, heads resized or added on load, and `generate`'s
-assisted, prompt-lookup, resumed and compiled static-cache decoding giving greedy decoding's tokens.
+a row's output independent of its batch, pickling, loading in bf16, `torch.export` with a padding mask, encoder
+states refused without cross-attention, every layer's hidden states with gradients, heads resized or added on
+load, and `generate`'s assisted, prompt-lookup, resumed and compiled static-cache decoding giving greedy
+decoding's tokens.
 """
 import io
 import pickle
@@ -109,6 +110,20 @@ def test_loading_in_bf16_gives_the_cast_model_and_a_bf16_checkpoint_loads_as_sav
     cast.save_pretrained(tmp_path / "bf16")
     reloaded = model_class.from_pretrained(tmp_path / "bf16", dtype="auto").eval()
     assert torch.equal(first_output(reloaded, inputs), first_output(cast, inputs))
+
+
+@every_class
+def test_torch_export_with_a_padding_mask_gives_the_eager_outputs(model_class):
+    """`torch.export` (the first step of `torch.onnx.export`) traces one graph for any mask: the model must not
+    branch on the mask's values (whether a row has padding) while exported, as transformers' models do not."""
+    model, inputs = model_and_inputs(model_class)
+    inputs["attention_mask"] = torch.tensor([[1] * 7, [1] * 4 + [0] * 3])  # (B, T): the second row padded
+    if model.config.is_encoder_decoder:
+        inputs["decoder_attention_mask"] = torch.tensor([[1] * 5, [1] * 3 + [0] * 2])
+    exported = torch.export.export(model, (), {**inputs, "use_cache": False})
+    assert all("mkldnn" not in str(node.target) for node in exported.graph.nodes)  # portable ops only
+    with torch.no_grad():
+        torch.testing.assert_close(exported.module()(**inputs, use_cache=False)[0], first_output(model, inputs))
 
 
 @every_class
