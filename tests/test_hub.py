@@ -56,7 +56,8 @@ def test_export_writes_a_complete_folder_and_a_card_from_the_eval_file(tmp_path)
     names = {p.name for p in folder.iterdir()}
     assert {"config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "README.md",
             "modeling_gpt101.py", "configuration_gpt101.py", "blocks.py", "linear.py",
-            "linear_cross_entropy.py", "losses.py", "config_checks.py", "training_args.json"} <= names
+            "linear_cross_entropy.py", "losses.py", "config_checks.py", "reference_checkpoints.py",
+            "training_args.json"} <= names
     assert not any(name.startswith("modeling_bert") for name in names), "only the family's own code travels"
     auto_map = json.loads((folder / "config.json").read_text())["auto_map"]
     assert set(auto_map) == {"AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification"}
