@@ -405,7 +405,6 @@ def check_length(length, max_positions, past_length=0, name="input"):
                          f"max_position_embeddings={max_positions}")
 
 
-
 def refuse_encoder_inputs(model_name, kwargs):
     """transformers' GPT-2 and BERT take `encoder_hidden_states` only when built with cross-attention
     (`add_cross_attention=True`) and raise otherwise. Ours have none (their configs refuse that option): raise
@@ -414,6 +413,7 @@ def refuse_encoder_inputs(model_name, kwargs):
     if given:
         raise ValueError(f"{model_name} has no cross-attention, so it cannot use {' or '.join(given)}; for an "
                          f"encoder-decoder model, use Seq2Seq101")
+
 
 # transformers 5.24 renamed every output's `past_key_values` field to `cache`; older 5.x use the old name.
 CACHE_FIELD = "cache" if "cache" in {f.name for f in dataclasses.fields(BaseModelOutputWithPast)} else "past_key_values"

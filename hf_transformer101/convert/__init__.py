@@ -33,19 +33,21 @@ def from_hf_pretrained(our_class, pretrained_model_name_or_path, **kwargs):
     """`our_class` (e.g. GPT101ForCausalLM) from a checkpoint of its reference class (a GPT-2 folder or Hub id):
     the reference class loads it, with `kwargs` (dtype, revision, attn_implementation, ...), then `from_hf`. This is
     what `our_class.from_pretrained` does with such a checkpoint."""
-    for pair in _pairs():
-        if our_class is pair.our_class:
-            reference = pair.reference_class.from_pretrained(pretrained_model_name_or_path, **kwargs)
-            return from_hf(reference).to(reference.device)
-    supported = sorted(pair.our_class.__name__ for pair in _pairs())
-    raise ValueError(f"no reference class converts to {our_class.__module__}.{our_class.__name__}; supported "
-                     f"classes: {supported}")
+    pair = _pair_of(our_class, f"no reference class converts to {our_class.__module__}.{our_class.__name__}")
+    reference = pair.reference_class.from_pretrained(pretrained_model_name_or_path, **kwargs)
+    return from_hf(reference).to(reference.device)
 
 
 def to_hf(model):
     """One of our models (e.g. GPT101ForCausalLM) -> the transformers reference class, same weights."""
+    pair = _pair_of(type(model), f"cannot convert {type(model).__name__}")
+    return pair.convert(model, pair.reference_class, pair.config_to_reference, pair.state_to_reference)
+
+
+def _pair_of(our_class, failure):
+    """The conversion pair of one of our classes, or a ValueError: `failure`, then the classes there are."""
     for pair in _pairs():
-        if type(model) is pair.our_class:
-            return pair.convert(model, pair.reference_class, pair.config_to_reference, pair.state_to_reference)
+        if our_class is pair.our_class:
+            return pair
     supported = sorted(pair.our_class.__name__ for pair in _pairs())
-    raise ValueError(f"cannot convert {type(model).__name__}; supported classes: {supported}")
+    raise ValueError(f"{failure}; supported classes: {supported}")
