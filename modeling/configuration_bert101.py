@@ -11,6 +11,12 @@ from .config_checks import check_activation, check_heads, check_positive, check_
 BERT_VARIANTS = {"is_decoder": False, "add_cross_attention": False, "position_embedding_type": "absolute"}
 
 
+def check_bert_variants(config):
+    """BERT's options that BERT101 does not have must hold the one value it implements: checked on our config
+    and, by `convert`, on a BertConfig before it is turned into ours."""
+    check_reference_variants(config, "BERT101", "BertConfig", BERT_VARIANTS)
+
+
 @strict
 class BERT101Config(PreTrainedConfig):
     """BERT's architecture under transformers' standard names (the same as `BertConfig`); defaults are BERT-base.
@@ -54,7 +60,7 @@ class BERT101Config(PreTrainedConfig):
         check_heads(self, "hidden_size", "num_attention_heads")
         check_activation(self, "hidden_act")
         check_probability(self, "hidden_dropout_prob", "attention_probs_dropout_prob")
-        check_reference_variants(self, "BERT101", "BertConfig", BERT_VARIANTS)
+        check_bert_variants(self)
         if self.classifier_dropout is not None:
             check_probability(self, "classifier_dropout")
         if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:

@@ -11,6 +11,12 @@ GPT2_VARIANTS = {"scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": 
                  "reorder_and_upcast_attn": False, "add_cross_attention": False}
 
 
+def check_gpt2_variants(config):
+    """GPT-2's options that GPT101 does not have must hold the one value it implements: checked on our config
+    and, by `convert`, on a GPT2Config before it is turned into ours."""
+    check_reference_variants(config, "GPT101", "GPT2Config", GPT2_VARIANTS)
+
+
 @strict
 class GPT101Config(PreTrainedConfig):
     """GPT-2's architecture under transformers' standard names; the defaults are GPT-2 small (124M).
@@ -61,6 +67,6 @@ class GPT101Config(PreTrainedConfig):
         check_heads(self, "hidden_size", "num_attention_heads")
         check_activation(self, "hidden_act")
         check_probability(self, "hidden_dropout_prob", "embedding_dropout_prob", "attention_probs_dropout_prob")
-        check_reference_variants(self, "GPT101", "GPT2Config", GPT2_VARIANTS)
+        check_gpt2_variants(self)
         if self.classifier_dropout is not None:
             check_probability(self, "classifier_dropout")

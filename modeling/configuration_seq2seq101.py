@@ -11,6 +11,14 @@ from .config_checks import check_activation, check_heads, check_positive, check_
 MARIAN_VARIANTS = {"share_encoder_decoder_embeddings": True, "encoder_layerdrop": 0.0, "decoder_layerdrop": 0.0}
 
 
+def check_marian_variants(config):
+    """Marian's options that Seq2Seq101 does not have must hold the one value it implements — and the target
+    vocabulary must be the source's: checked on our config and, by `convert`, on a MarianConfig before it is turned
+    into ours."""
+    check_reference_variants(config, "Seq2Seq101", "MarianConfig",
+                             MARIAN_VARIANTS | {"decoder_vocab_size": config.vocab_size})
+
+
 @strict
 class Seq2Seq101Config(PreTrainedConfig):
     """The paper's base model (sec. 3 and table 3) under Marian/BART's flat encoder-decoder names.
@@ -69,8 +77,7 @@ class Seq2Seq101Config(PreTrainedConfig):
         check_heads(self, "d_model", "decoder_attention_heads")
         check_activation(self, "activation_function")
         check_probability(self, "dropout", "attention_dropout", "activation_dropout")
-        check_reference_variants(self, "Seq2Seq101", "MarianConfig",
-                                 MARIAN_VARIANTS | {"decoder_vocab_size": self.vocab_size})
+        check_marian_variants(self)
         if not self.is_encoder_decoder:
             raise ValueError("is_encoder_decoder must be True for Seq2Seq101 (generate() relies on it)")
         # Labels are shifted right into decoder inputs with pad_token_id filling the -100 holes, and generation

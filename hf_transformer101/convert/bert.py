@@ -29,8 +29,7 @@ from transformers import (
     BertModel,
 )
 
-from ..modeling.config_checks import check_reference_variants
-from ..modeling.configuration_bert101 import BERT_VARIANTS, BERT101Config
+from ..modeling.configuration_bert101 import BERT101Config, check_bert_variants
 from ..modeling.modeling_bert101 import (
     BERT101ForMaskedLM,
     BERT101ForQuestionAnswering,
@@ -92,7 +91,7 @@ CONFIG_FIELDS = [  # BertConfig and BERT101Config share these names
 
 
 def config_to_ours(config):
-    check_reference_variants(config, "BERT101", "BertConfig", BERT_VARIANTS)
+    check_bert_variants(config)
     return BERT101Config(**{name: getattr(config, name) for name in CONFIG_FIELDS})
 
 

@@ -7,8 +7,7 @@ The fused c_attn output is [q | k | v], each head-major — exactly our qkv_proj
 
 from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel, GPT2Model
 
-from ..modeling.config_checks import check_reference_variants
-from ..modeling.configuration_gpt101 import GPT2_VARIANTS, GPT101Config
+from ..modeling.configuration_gpt101 import GPT101Config, check_gpt2_variants
 from ..modeling.modeling_gpt101 import GPT101ForCausalLM, GPT101ForSequenceClassification, GPT101Model
 from .pair import ConversionPair, rename, swap
 
@@ -46,7 +45,7 @@ def _transpose_conv1d(state, conv1d_keys):
 
 
 def config_to_ours(config):
-    check_reference_variants(config, "GPT101", "GPT2Config", GPT2_VARIANTS)
+    check_gpt2_variants(config)
     return GPT101Config(**{ours: getattr(config, theirs) for theirs, ours in CONFIG_FIELDS})
 
 

@@ -18,8 +18,7 @@ import torch
 from transformers import MarianConfig, MarianModel, MarianMTModel
 from transformers.models.marian.modeling_marian import MarianSinusoidalPositionalEmbedding
 
-from ..modeling.config_checks import check_reference_variants
-from ..modeling.configuration_seq2seq101 import MARIAN_VARIANTS, Seq2Seq101Config
+from ..modeling.configuration_seq2seq101 import MARIAN_VARIANTS, Seq2Seq101Config, check_marian_variants
 from ..modeling.modeling_seq2seq101 import Seq2Seq101ForConditionalGeneration, Seq2Seq101Model
 from .pair import ConversionPair, rename, swap
 
@@ -63,8 +62,7 @@ MARIAN_LAYER_NORM_EPS = 1e-5  # Marian's nn.LayerNorm default; it has no config 
 
 
 def config_to_ours(config):
-    check_reference_variants(config, "Seq2Seq101", "MarianConfig",
-                             MARIAN_VARIANTS | {"decoder_vocab_size": config.vocab_size})
+    check_marian_variants(config)
     return Seq2Seq101Config(**{ours: getattr(config, theirs) for theirs, ours in CONFIG_FIELDS})
 
 
