@@ -6,7 +6,9 @@ What it guarantees:
   resuming continues the identical loss curve and DDP reaches the same loss as one process.
 * Nothing is lost on a crash: checkpoints (`accelerator.save_state`: safetensors weights, optimizer, scheduler,
   RNG states, plus `trainer_state.json`) are written under a temporary name and renamed when complete; the last
-  `save_total_limit` are kept; a non-finite loss stops the run naming the step and the last good checkpoint.
+  `save_total_limit` are kept; a non-finite loss stops the run naming the step and the last good checkpoint;
+  Ctrl-C or SIGTERM (a scheduler's preemption) stops it after the current step with a checkpoint of that step
+  (hf_transformer101/interrupts.py).
 * Progress is visible: a tqdm bar (loss, lr, tokens/s), TensorBoard through accelerate's trackers, a
   `metrics.jsonl` with one line per log/eval event, and a loss-curve PNG at the end.
 """
@@ -17,6 +19,8 @@ import math
 import os
 import re
 import shutil
+import signal
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +28,12 @@ from pathlib import Path
 import torch
 import yaml
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DataLoaderConfiguration, set_seed
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
 
 from .hub import export, push
+from .interrupts import StopRequests, TrainingInterrupted
 from .metrics import perplexity
 from .plotting import plot_loss_curves
 
@@ -212,12 +217,23 @@ def enable_activation_checkpointing(model):
 def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     """Train `model` on `train_batches(index, rank, world_size)` and return a summary dict.
 
-    `eval_batches()` returns an iterable of validation batches (this process's share); `tokens_in(batch)` counts
+    `eval_batches(rank, world_size)` returns an iterable of this process's share of the validation batches
+    (the same batches at every evaluation, so the losses compare across steps); `tokens_in(batch)` counts
     a batch's tokens for the tokens/s readout (default: the number of input_ids).
     """
+    # split_batches: each process trains on its share of the one global batch (train_batches(index, rank,
+    # world_size)), so the prepared scheduler steps once per optimizer step; by default accelerate assumes a
+    # batch per process and steps it once per process, which ran the schedule twice as fast on two processes.
     accelerator = Accelerator(mixed_precision=args.mixed_precision, log_with="tensorboard",
                               project_dir=args.output_dir,
-                              gradient_accumulation_steps=args.gradient_accumulation_steps)
+                              gradient_accumulation_steps=args.gradient_accumulation_steps,
+                              dataloader_config=DataLoaderConfiguration(split_batches=True))
+    rank, world = accelerator.process_index, accelerator.num_processes
+    launched = int(os.environ.get("WORLD_SIZE", 1))  # set for every process by torchrun / accelerate launch
+    if launched > 1 and world == 1:
+        # Each process would train alone and all of them write the same output_dir.
+        raise RuntimeError(f"started as {launched} processes, but accelerate set up no process group: on a machine "
+                           "without GPUs, set ACCELERATE_USE_CPU=true (docs/recipes.md, 'Several GPUs')")
     if args.batch_size % accelerator.num_processes:
         raise ValueError(f"batch_size {args.batch_size} must divide evenly over {accelerator.num_processes} "
                          "processes")
@@ -256,7 +272,7 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     def run_eval():
         if eval_batches is None:
             return
-        loss = evaluate_loss(forward_model, eval_batches(), accelerator)
+        loss = evaluate_loss(forward_model, eval_batches(rank, world), accelerator)
         state["last_eval_loss"] = loss
         state["best_eval_loss"] = min(state["best_eval_loss"], loss)
         record({"eval_loss": loss, "eval_perplexity": math.exp(min(loss, 50))})
@@ -269,7 +285,8 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
         accelerator.wait_for_everyone()
         accelerator.save_state(str(temporary))
         if accelerator.is_main_process:
-            (temporary / "trainer_state.json").write_text(json.dumps(state))
+            # (+ how many processes trained: a record, not state; a run may resume on another number)
+            (temporary / "trainer_state.json").write_text(json.dumps({**state, "processes": world}))
             if final.exists():
                 shutil.rmtree(final)
             os.replace(temporary, final)  # atomic: a crash leaves either the old or the new checkpoint
@@ -278,47 +295,63 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
         accelerator.wait_for_everyone()
         return final
 
+    def stopped_with_checkpoint(last_checkpoint, signum):
+        """A stop request's end of the run: a checkpoint of this step (unless it has one), the exception to raise."""
+        saved_now = last_checkpoint is not None and last_checkpoint.name == f"checkpoint-{state['step']}"
+        checkpoint = last_checkpoint if saved_now else save_checkpoint()
+        progress.close()
+        accelerator.end_training()
+        interrupted = TrainingInterrupted(checkpoint, state["step"], signum)
+        if accelerator.is_main_process:
+            print(interrupted.message, file=sys.stderr)
+        return interrupted
+
     model.train()
-    rank, world = accelerator.process_index, accelerator.num_processes
     progress = tqdm(total=args.max_steps, initial=state["step"], disable=not accelerator.is_local_main_process,
                     desc="training", dynamic_ncols=True)
     window_start, window_tokens = time.perf_counter(), 0
     last_checkpoint = checkpoint
-    while state["step"] < args.max_steps:
-        step_loss = 0.0
-        for micro in range(args.gradient_accumulation_steps):
-            index = state["step"] * args.gradient_accumulation_steps + micro
-            batch = {k: v.to(accelerator.device) for k, v in train_batches(index, rank, world).items()}
-            with accelerator.accumulate(model):
-                with accelerator.autocast():
-                    loss = forward_model(**batch).loss
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and args.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            window_tokens += tokens_in(batch) * world
-            step_loss = step_loss + loss.detach().float() / args.gradient_accumulation_steps
-        loss_value = accelerator.reduce(step_loss, reduction="mean").item()
-        if not math.isfinite(loss_value):
-            accelerator.end_training()
-            where = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else "no checkpoint was saved"
-            raise FloatingPointError(f"loss became {loss_value} at step {state['step'] + 1}; stopping ({where})")
-        state["step"] += 1
-        progress.update(1)
-        if state["step"] % args.log_every == 0 or state["step"] == args.max_steps:
-            elapsed = time.perf_counter() - window_start
-            values = {"loss": loss_value, "learning_rate": scheduler.get_last_lr()[0],
-                      "tokens_per_second": window_tokens / max(elapsed, 1e-9)}
-            record(values)
-            progress.set_postfix(loss=f"{loss_value:.4f}", lr=f"{values['learning_rate']:.2e}",
-                                 tok_s=f"{values['tokens_per_second']:.0f}")
-            window_start, window_tokens = time.perf_counter(), 0
-        if state["step"] % args.eval_every == 0 or state["step"] == args.max_steps:
-            run_eval()
-        if (args.save_every and state["step"] % args.save_every == 0) or state["step"] == args.max_steps:
-            last_checkpoint = save_checkpoint()
+    with StopRequests() as stop:
+        while state["step"] < args.max_steps:
+            step_loss = torch.zeros((), device=accelerator.device)
+            for micro in range(args.gradient_accumulation_steps):
+                index = state["step"] * args.gradient_accumulation_steps + micro
+                batch = {k: v.to(accelerator.device) for k, v in train_batches(index, rank, world).items()}
+                with accelerator.accumulate(model):
+                    with accelerator.autocast():
+                        loss = forward_model(**batch).loss
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and args.max_grad_norm > 0:
+                        accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                window_tokens += tokens_in(batch) * world
+                step_loss = step_loss + loss.detach().float() / args.gradient_accumulation_steps
+            # One reduction per step for the mean loss and whether any process was asked to stop (> 0).
+            requested = torch.tensor(float(stop.signum is not None), device=step_loss.device)
+            loss_value, stop_value = accelerator.reduce(torch.stack([step_loss, requested]), "mean").tolist()
+            if not math.isfinite(loss_value):
+                accelerator.end_training()
+                where = (f"the last good checkpoint is {last_checkpoint}" if last_checkpoint
+                         else "no checkpoint was saved")
+                raise FloatingPointError(f"loss became {loss_value} at step {state['step'] + 1}; stopping ({where})")
+            state["step"] += 1
+            progress.update(1)
+            if state["step"] % args.log_every == 0 or state["step"] == args.max_steps:
+                elapsed = time.perf_counter() - window_start
+                values = {"loss": loss_value, "learning_rate": scheduler.get_last_lr()[0],
+                          "tokens_per_second": window_tokens / max(elapsed, 1e-9)}
+                record(values)
+                progress.set_postfix(loss=f"{loss_value:.4f}", lr=f"{values['learning_rate']:.2e}",
+                                     tok_s=f"{values['tokens_per_second']:.0f}")
+                window_start, window_tokens = time.perf_counter(), 0
+            if state["step"] % args.eval_every == 0 or state["step"] == args.max_steps:
+                run_eval()
+            if (args.save_every and state["step"] % args.save_every == 0) or state["step"] == args.max_steps:
+                last_checkpoint = save_checkpoint()
+            if stop_value > 0 and state["step"] < args.max_steps:
+                raise stopped_with_checkpoint(last_checkpoint, stop.signum or signal.SIGTERM)
     progress.close()
     accelerator.end_training()
     # keep_fp32_wrapper=False: the returned model runs in its own dtype, not under the training autocast.

@@ -26,6 +26,10 @@ the eval results) and uploads it; Trainer's own Hub pushing stays off.
 weight: rank-R updates of every linear layer of the encoder, the head (classifier, BERT's pooler) trained in full,
 the rest frozen. After training the adapter is saved to `output_dir/lora_adapter` and merged into the weights, so
 `output_dir` holds an ordinary checkpoint as without LoRA.
+
+Ctrl-C or SIGTERM stops training after the current step with a checkpoint of it (exit status 130 / 143), without
+evaluating or exporting the unfinished model; `--resume_from_checkpoint latest` (the newest complete checkpoint
+in output_dir; none yet: a fresh start) or a checkpoint folder continues the run.
 """
 
 import dataclasses
@@ -54,8 +58,9 @@ from hf_transformer101 import convert  # importing the package also registers be
 from hf_transformer101.convert.bert import minilm_path
 from hf_transformer101.data import _GLUE_TSV, GLUE_LABEL_NAMES, GLUE_TASKS, load_glue
 from hf_transformer101.hub import export, push
+from hf_transformer101.interrupts import StopOnSignal, StopRequests
 from hf_transformer101.metrics import glue_compute_metrics
-from hf_transformer101.training import parse_recipe_arguments
+from hf_transformer101.training import parse_recipe_arguments, resolve_checkpoint
 
 logger = logging.getLogger("finetune_glue")
 
@@ -412,6 +417,7 @@ def main(argv=None):
     for split in test_splits:  # test labels are -1 (unknown): keep them out of the loss
         encoded[split] = encoded[split].remove_columns("label")
 
+    stop = StopOnSignal(StopRequests())
     trainer = Trainer(
         model=model, args=training_args,
         train_dataset=encoded["train"] if training_args.do_train else None,
@@ -419,11 +425,19 @@ def main(argv=None):
         processing_class=tokenizer,
         data_collator=DataCollatorWithPadding(tokenizer),  # dynamic padding: each batch to its longest input
         compute_metrics=glue_compute_metrics(glue_args.task),
+        callbacks=[stop],
     )
     output_dir = Path(training_args.output_dir)
     train_metrics = {}
     if training_args.do_train:
-        result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        checkpoint = resolve_checkpoint(output_dir, training_args.resume_from_checkpoint)
+        with stop.requests:
+            result = trainer.train(resume_from_checkpoint=None if checkpoint is None else str(checkpoint))
+        if stop.stopped_at_step is not None:
+            interrupted = stop.interrupted(output_dir)
+            if trainer.is_world_process_zero():
+                print(interrupted.message, file=sys.stderr)
+            raise interrupted
         train_metrics = {**result.metrics, "train_samples": len(encoded["train"])}
         if glue_args.lora_rank:
             merge_lora(trainer, output_dir)

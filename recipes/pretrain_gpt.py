@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from accelerate import PartialState
 
 from hf_transformer101 import GPT101Config, GPT101ForCausalLM
 from hf_transformer101.data import load_text_corpus, pretrained_source
@@ -93,11 +92,10 @@ def main(argv=None):
     train_batches = WindowBatches(train_tokens, model_args.block_size, args.batch_size, args.seed)
     val_batches = WindowBatches(val_tokens, model_args.block_size, args.batch_size, args.seed + 1)
 
-    process = PartialState()  # the process layout `train` will use
 
-    def eval_batches():
+    def eval_batches(rank, world_size):
         # The same validation windows at every evaluation, so the numbers are comparable across steps.
-        return (val_batches(i, process.process_index, process.num_processes) for i in range(args.eval_batches))
+        return (val_batches(i, rank, world_size) for i in range(args.eval_batches))
 
     result = train(model, train_batches, args, eval_batches=eval_batches)
     accelerator, model = result["accelerator"], result["model"]

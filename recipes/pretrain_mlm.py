@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from accelerate import PartialState
 from datasets import Dataset
 from transformers import AutoTokenizer, DataCollatorForLanguageModeling, PreTrainedTokenizerBase
 
@@ -108,11 +107,10 @@ def main(argv: list[str] | None = None) -> dict:
     validation = datasets["validation"]
     val_batches = DatasetBatches(validation, collate, min(args.batch_size, len(validation)), args.seed + 1)
     n_eval = min(args.eval_batches, val_batches.batches_per_epoch)  # distinct examples, no repeats
-    process = PartialState()  # the process layout `train` will use
 
-    def eval_batches():
+    def eval_batches(rank, world_size):
         # Same examples and same masks at every evaluation, so the losses are comparable across steps.
-        return (val_batches(i, process.process_index, process.num_processes) for i in range(n_eval))
+        return (val_batches(i, rank, world_size) for i in range(n_eval))
 
     result = train(model, train_batches, args, eval_batches=eval_batches,
                    tokens_in=lambda batch: int((batch["input_ids"] != tokenizer.pad_token_id).sum()))

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from accelerate import PartialState
 from datasets import Dataset, DatasetDict
 from transformers import AutoTokenizer, DataCollatorForSeq2Seq, PreTrainedTokenizerBase
 
@@ -178,10 +177,9 @@ def main(argv: list[str] | None = None) -> dict:
     validation = encoded["validation"]
     val_batches = DatasetBatches(validation, collate, min(args.batch_size, len(validation)), args.seed + 1)
     n_eval = min(args.eval_batches, val_batches.batches_per_epoch)
-    process = PartialState()  # the process layout `train` will use
 
-    def eval_batches():
-        return (val_batches(i, process.process_index, process.num_processes) for i in range(n_eval))
+    def eval_batches(rank, world_size):
+        return (val_batches(i, rank, world_size) for i in range(n_eval))
 
     def tokens_in(batch):  # source + target tokens, padding excluded
         return int(batch["attention_mask"].sum() + (batch["labels"] != -100).sum())

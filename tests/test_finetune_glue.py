@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import random
+import signal
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from hf_transformer101 import (
     GPT101ForCausalLM,
     GPT101ForSequenceClassification,
 )
+from hf_transformer101.interrupts import TrainingInterrupted
 from hf_transformer101.tokenization import train_bpe_tokenizer, train_wordpiece_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -273,6 +275,37 @@ def test_lora_trains_an_adapter_and_leaves_an_ordinary_merged_checkpoint(bert101
         run("rte", bert101_dir, glue, tmp_path / "bad", "--lora_rank", "-1")
     with pytest.raises(ValueError, match="--lora_rank trains a LoRA adapter: it needs a training run"):
         run("rte", bert101_dir, glue, tmp_path / "eval", "--do_eval", "--lora_rank", "4")
+
+
+def test_sigterm_checkpoints_the_step_and_the_resumed_run_ends_as_one_run(bert101_dir, glue, tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM under Trainer: a checkpoint of the step it arrived in, no evaluation or export of the
+    unfinished model, exit status 143; `--resume_from_checkpoint latest` then ends with the uninterrupted model."""
+    steps = ("--max_steps", "6")
+    whole = run("rte", bert101_dir, glue, tmp_path / "whole", *steps)["trainer"].model.state_dict()
+
+    class SignallingCollator(recipe.DataCollatorWithPadding):
+        batches = 0
+
+        def __call__(self, features):
+            SignallingCollator.batches += 1
+            if SignallingCollator.batches == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return super().__call__(features)
+
+    handler = signal.getsignal(signal.SIGTERM)
+    with monkeypatch.context() as patch:
+        patch.setattr(recipe, "DataCollatorWithPadding", SignallingCollator)
+        with pytest.raises(TrainingInterrupted) as stopped:
+            run("rte", bert101_dir, glue, tmp_path / "run", *steps)
+    assert signal.getsignal(signal.SIGTERM) is handler
+    assert stopped.value.code == 128 + signal.SIGTERM and 0 < stopped.value.step < 6
+    assert Path(stopped.value.checkpoint) == tmp_path / "run" / f"checkpoint-{stopped.value.step}"
+    assert (Path(stopped.value.checkpoint) / "trainer_state.json").is_file()
+    assert not (tmp_path / "run" / "eval_results.json").exists() and not (tmp_path / "run" / "model.safetensors").exists()
+
+    resumed = run("rte", bert101_dir, glue, tmp_path / "run", *steps, "--resume_from_checkpoint", "latest")
+    for name, tensor in resumed["trainer"].model.state_dict().items():
+        torch.testing.assert_close(tensor, whole[name], rtol=0, atol=0)
 
 
 # --- test splits: GLUE submission files ----------------------------------------------------------------------

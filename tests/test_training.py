@@ -1,5 +1,5 @@
-"""The shared training loop: deterministic batches, exact resume after SIGKILL, crash-safe checkpoints,
-non-finite loss, and two-process DDP equal to one process."""
+"""The shared training loop: deterministic batches, exact resume after SIGKILL, a checkpoint on Ctrl-C or
+SIGTERM, crash-safe checkpoints, non-finite loss, and two-process DDP equal to one process."""
 import json
 import os
 import shutil
@@ -14,6 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from hf_transformer101 import interrupts
+from hf_transformer101.interrupts import TrainingInterrupted
 from hf_transformer101.training import (
     DatasetBatches,
     TrainingArguments101,
@@ -65,12 +67,30 @@ def test_dataset_batches_cover_each_epoch_once():
     assert not torch.equal(batches(2)["x"], batches(0)["x"])  # a new permutation in the next epoch
 
 
-def test_resume_after_sigkill_continues_the_identical_run(tmp_path):
-    steps = ["--max_steps", "60", "--save_every", "20", "--save_total_limit", "3"]
-    uninterrupted, interrupted = tmp_path / "uninterrupted", tmp_path / "interrupted"
-    subprocess.run(recipe_command(uninterrupted, *steps), check=True, capture_output=True, cwd=tmp_path)
+RECIPE_STEPS = ["--max_steps", "60", "--save_every", "20", "--save_total_limit", "3"]
 
-    process = subprocess.Popen(recipe_command(interrupted, *steps), stdout=subprocess.DEVNULL,
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The recipe's run that the interrupted and resumed ones must reproduce."""
+    output_dir = tmp_path_factory.mktemp("uninterrupted")
+    subprocess.run(recipe_command(output_dir, *RECIPE_STEPS), check=True, capture_output=True, cwd=output_dir)
+    return output_dir
+
+
+def assert_resumed_run_is_identical(interrupted, uninterrupted, cwd):
+    subprocess.run(recipe_command(interrupted, *RECIPE_STEPS, "--resume_from_checkpoint", "latest"), check=True,
+                   capture_output=True, cwd=cwd)
+    assert losses(interrupted) == losses(uninterrupted)
+    expected, actual = final_weights(uninterrupted), final_weights(interrupted)
+    assert expected.keys() == actual.keys()
+    for key in expected:
+        assert torch.equal(expected[key], actual[key]), key
+
+
+def test_resume_after_sigkill_continues_the_identical_run(uninterrupted, tmp_path):
+    interrupted = tmp_path / "interrupted"
+    process = subprocess.Popen(recipe_command(interrupted, *RECIPE_STEPS), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, cwd=tmp_path)
     deadline = time.time() + 120
     while not (interrupted / "checkpoint-20" / "trainer_state.json").exists():
@@ -81,16 +101,83 @@ def test_resume_after_sigkill_continues_the_identical_run(tmp_path):
     assert process.returncode == -signal.SIGKILL
     assert not (interrupted / "model").exists(), "the run finished before it could be killed"
 
-    subprocess.run(recipe_command(interrupted, *steps, "--resume_from_checkpoint", "latest"), check=True,
-                   capture_output=True, cwd=tmp_path)
-    assert losses(interrupted) == losses(uninterrupted)
-    expected, actual = final_weights(uninterrupted), final_weights(interrupted)
-    assert expected.keys() == actual.keys()
-    for key in expected:
-        assert torch.equal(expected[key], actual[key]), key
+    assert_resumed_run_is_identical(interrupted, uninterrupted, tmp_path)
     # The recipe trains with the fused head + loss and exports a model that returns logits, as GPT2 does.
     config = json.loads((uninterrupted / "model" / "config.json").read_text())
     assert config["fused_linear_cross_entropy"] is False
+
+
+def test_sigterm_saves_the_current_step_and_ends_with_status_143(uninterrupted, tmp_path):
+    """A scheduler's preemption notice: the run finishes its step, checkpoints it and exits 128 + 15."""
+    interrupted = tmp_path / "interrupted"
+    process = subprocess.Popen(recipe_command(interrupted, *RECIPE_STEPS), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.time() + 120
+    while not ((interrupted / "metrics.jsonl").exists() and (interrupted / "metrics.jsonl").read_text()):
+        assert process.poll() is None and time.time() < deadline, "training did not start"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert not (interrupted / "model").exists(), "the run finished before it could be stopped"
+    saved = list_checkpoints(interrupted)[-1]
+    step = json.loads((saved / "trainer_state.json").read_text())["step"]
+    assert 0 < step < 60 and f"SIGTERM: stopped after step {step}, saved {saved}" in stderr
+    assert "Traceback" not in stderr
+    assert_resumed_run_is_identical(interrupted, uninterrupted, tmp_path)
+
+
+def tiny_gpt():
+    from hf_transformer101 import GPT101Config, GPT101ForCausalLM
+    torch.manual_seed(0)
+    return GPT101ForCausalLM(GPT101Config(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                          max_position_embeddings=16))
+
+
+def signalling(batches, signals_at):
+    """`batches`, sending this process the signals {batch index: [signal, ...]} as it makes those batches."""
+    def make(index, rank=0, world_size=1):
+        for signum in signals_at.get(index, ()):
+            os.kill(os.getpid(), signum)
+        return batches(index, rank, world_size)
+    return make
+
+
+def test_ctrl_c_checkpoints_the_step_it_arrived_in_and_the_run_resumes_identically(tmp_path):
+    """In-process, as in a notebook: `train` raises TrainingInterrupted (a SystemExit with status 130) after
+    saving the step, restores the signal handlers it found, and a resumed run ends where one run would."""
+    batches = WindowBatches(torch.arange(200) % 50, block_size=8, batch_size=2, seed=0)
+    args = dict(max_steps=8, batch_size=2, save_every=0, warmup_steps=0, eval_every=100)
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(tiny_gpt(), signalling(batches, {2: [signal.SIGINT]}), TrainingArguments101(
+            output_dir=str(tmp_path / "run"), **args))
+    assert signal.getsignal(signal.SIGINT) is handler
+    assert isinstance(stopped.value, SystemExit) and stopped.value.code == 130 and stopped.value.step == 3
+    assert list_checkpoints(tmp_path / "run") == [stopped.value.checkpoint] == [tmp_path / "run" / "checkpoint-3"]
+
+    resumed = train(tiny_gpt(), batches, TrainingArguments101(output_dir=str(tmp_path / "run"),
+                                                              resume_from_checkpoint="latest", **args))
+    whole = train(tiny_gpt(), batches, TrainingArguments101(output_dir=str(tmp_path / "whole"), **args))
+    assert resumed["step"] == whole["step"] == 8
+    for (name, expected), actual in zip(whole["model"].state_dict().items(), resumed["model"].state_dict().values()):
+        assert torch.equal(expected, actual), name
+
+
+def test_a_second_ctrl_c_stops_at_once_unless_it_is_the_launchers_copy_of_the_first(tmp_path, monkeypatch):
+    batches = WindowBatches(torch.arange(200) % 50, block_size=8, batch_size=2, seed=0)
+    args = TrainingArguments101(output_dir=str(tmp_path), max_steps=8, batch_size=2, save_every=0,
+                                warmup_steps=0, eval_every=100)
+    # Within FORCE_AFTER_SECONDS of the first (torchrun forwards the terminal's Ctrl-C): one request.
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train(tiny_gpt(), signalling(batches, {1: [signal.SIGINT, signal.SIGINT]}), args)
+    assert stopped.value.step == 2
+    # Later: the user insists, and the run stops in the middle of its step, without a checkpoint.
+    monkeypatch.setattr(interrupts, "FORCE_AFTER_SECONDS", 0.0)
+    shutil.rmtree(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_gpt(), signalling(batches, {1: [signal.SIGINT, signal.SIGINT]}), args)
+    assert list_checkpoints(tmp_path) == []
 
 
 def test_a_half_written_checkpoint_is_never_resumed(tmp_path):
@@ -169,19 +256,29 @@ def test_bad_training_arguments_are_named(field, value, message):
 
 
 def test_two_process_ddp_reaches_the_one_process_loss(tmp_path):
-    if shutil.which("accelerate") is None:
-        pytest.skip("the accelerate launcher is not on PATH")
+    """Two CPU processes over gloo, started as torchrun starts them (accelerate's `--cpu` launcher starts one
+    process without MPI), each training on its half of every global batch."""
     one, two = tmp_path / "one", tmp_path / "two"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     subprocess.run(recipe_command(one), check=True, capture_output=True, cwd=tmp_path, env=env)
-    launch = ["accelerate", "launch", "--num_processes", "2", "--num_machines", "1", "--cpu",
-              "--mixed_precision", "no", "--dynamo_backend", "no"]
-    result = subprocess.run(launch + recipe_command(two)[1:], capture_output=True, text=True, cwd=tmp_path,
-                            env=env)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    result = subprocess.run(torchrun + recipe_command(two)[1:], capture_output=True, text=True, cwd=tmp_path,
+                            env=dict(env, ACCELERATE_USE_CPU="true"))
     assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((two / "checkpoint-20" / "trainer_state.json").read_text())["processes"] == 2
     single, double = losses(one), losses(two)
     assert [step for step, *_ in single] == [step for step, *_ in double]
     for (step, loss_1, eval_1), (_, loss_2, eval_2) in zip(single, double):
         # Same global batches; only the order of floating-point sums differs between one and two processes.
         for a, b in ((loss_1, loss_2), (eval_1, eval_2)):
             assert (a is None) == (b is None) and (a is None or abs(a - b) < 1e-4), (step, a, b)
+
+
+def test_processes_started_without_a_process_group_are_refused(tmp_path, monkeypatch):
+    """torchrun on a machine without GPUs and without ACCELERATE_USE_CPU: accelerate sets up no process group,
+    and each process would train alone into the same output_dir."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("ACCELERATE_USE_CPU", raising=False)
+    batches = WindowBatches(torch.arange(200) % 50, block_size=8, batch_size=2, seed=0)
+    with pytest.raises(RuntimeError, match="started as 2 processes.*ACCELERATE_USE_CPU=true"):
+        train(tiny_gpt(), batches, TrainingArguments101(output_dir=str(tmp_path), max_steps=2, batch_size=2))
