@@ -2,8 +2,11 @@
 
 What it guarantees:
 * Every batch is a pure function of (seed, step): `WindowBatches` / `DatasetBatches` below. A resumed run sees
-  exactly the batches it would have seen, and N processes together see the one-process global batch — so
-  resuming continues the identical loss curve and DDP reaches the same loss as one process.
+  exactly the batches it would have seen, and N processes together see the one-process global batch, MLM's
+  masks included — so resuming continues the identical loss curve and DDP reaches the same loss as one process
+  (without dropout: each process draws its own dropout masks).
+* A step's loss is the mean over the labelled tokens of its whole global batch, however it is split into
+  micro-batches (gradient accumulation) and processes, as transformers' Trainer computes it.
 * Nothing is lost on a crash: checkpoints (`accelerator.save_state`: safetensors weights, optimizer, scheduler,
   RNG states, plus `trainer_state.json`) are written under a temporary name and renamed when complete; the last
   `save_total_limit` are kept; a non-finite loss stops the run naming the step and the last good checkpoint;
@@ -14,6 +17,7 @@ What it guarantees:
 """
 
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -133,13 +137,20 @@ class DatasetBatches:
         self.dataset, self.collate, self.batch_size, self.seed = dataset, collate, batch_size, seed
         self.batches_per_epoch = len(dataset) // batch_size  # the ragged tail is dropped: equal-size batches
 
-    def __call__(self, index, rank=0, world_size=1):
+    def global_rows(self, index):
+        """The dataset rows of global batch `index`, (batch_size,)."""
         epoch, position = divmod(index, self.batches_per_epoch)
         order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.seed + epoch))
-        rows = order[position * self.batch_size:(position + 1) * self.batch_size].chunk(world_size)[rank]
-        # The collator builds the tensors; a set seed makes MLM masking reproducible too.
-        torch.manual_seed(self.seed * 1_000_003 + index * world_size + rank)
-        return self.collate([self.dataset[i] for i in rows.tolist()])
+        return order[position * self.batch_size:(position + 1) * self.batch_size]
+
+    def __call__(self, index, rank=0, world_size=1):
+        # Every process collates the whole global batch, from one seed per step (the collator's random choices:
+        # MLM's masks), and keeps its rows: masks and padding do not depend on the number of processes.
+        torch.manual_seed(self.seed * 1_000_003 + index)
+        batch = self.collate([self.dataset[i] for i in self.global_rows(index).tolist()])
+        if world_size > 1:  # the model's dropout: each process draws its own masks
+            torch.manual_seed((self.seed * 1_000_003 + index) * world_size + rank)
+        return {name: value.chunk(world_size)[rank] for name, value in batch.items()}
 
 
 def optimizer_groups(model, weight_decay):
@@ -195,17 +206,49 @@ class MetricsLog:
             file.write(json.dumps(record) + "\n")
 
 
+def token_counter(model):
+    """A function giving the number of tokens the loss of `model` scores in a batch (a tensor on the batch's
+    device, so no wait for it; None for a batch without labels), or None if its loss takes no
+    `num_items_in_batch`. Decided as transformers' Trainer decides it: the model's `accepts_loss_kwargs`, else
+    whether its forward takes **kwargs. Counted: `shift_labels`, else `labels` — less each row's first one for a
+    causal LM, which shifts them (the first token is never predicted) — without the -100s."""
+    if hasattr(model, "accepts_loss_kwargs"):
+        accepts = model.accepts_loss_kwargs
+    else:
+        parameters = inspect.signature(model.forward).parameters.values()
+        accepts = any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters)
+    if not accepts:
+        return None
+    causal = getattr(model, "loss_type", None) == "ForCausalLM"  # (the encoder-decoders' loss_type differs)
+
+    def count(batch):
+        if "shift_labels" in batch:
+            return (batch["shift_labels"] != -100).sum()
+        if "labels" in batch:
+            return ((batch["labels"][..., 1:] if causal else batch["labels"]) != -100).sum()
+        return None
+    return count
+
+
 @torch.no_grad()
-def evaluate_loss(model, batches, accelerator):
-    """Mean loss over the given batches, averaged over processes."""
+def evaluate_loss(model, batches, accelerator, count_tokens=None):
+    """The mean loss per labelled token over the given batches of every process, perplexity's exponent, with
+    `count_tokens` (`token_counter`); without it, the mean of the batches' losses."""
     was_training = model.training
     model.eval()
-    losses = []
+    total = torch.zeros((), device=accelerator.device)
+    count = torch.zeros((), device=accelerator.device)
     for batch in batches:
+        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+        labelled = None if count_tokens is None else count_tokens(batch)
         with accelerator.autocast():
-            losses.append(model(**{k: v.to(accelerator.device) for k, v in batch.items()}).loss.float())
+            if labelled is None:
+                total, count = total + model(**batch).loss.float(), count + 1
+            else:  # num_items_in_batch=1: the summed token losses
+                total, count = total + model(**batch, num_items_in_batch=1).loss.float(), count + labelled
     model.train(was_training)
-    return accelerator.reduce(torch.stack(losses).mean(), reduction="mean").item()
+    total, count = accelerator.reduce(torch.stack([total, count]), reduction="sum").tolist()
+    return total / count if count else math.nan  # nothing labelled: NaN, as the models' loss
 
 
 def enable_activation_checkpointing(model):
@@ -248,6 +291,13 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
                                   betas=(args.adam_beta1, args.adam_beta2),
                                   fused=accelerator.device.type == "cuda")  # one kernel for all params on GPU
     scheduler = build_scheduler(optimizer, args)
+    # A step's loss is the mean over the labelled tokens of its whole global batch (every micro-batch, every
+    # process), as one process with the whole batch computes it: not a mean of per-batch means, which weighs the
+    # tokens of a batch with few labels (MLM's random masks, translation's short sentences) more. transformers'
+    # Trainer does the same through `num_items_in_batch`; models without that argument keep the mean of means.
+    count_tokens = token_counter(model)
+    accumulation = args.gradient_accumulation_steps
+    loss_scale = accumulation * world
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     forward_model = torch.compile(model) if args.compile else model
 
@@ -272,7 +322,7 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     def run_eval():
         if eval_batches is None:
             return
-        loss = evaluate_loss(forward_model, eval_batches(rank, world), accelerator)
+        loss = evaluate_loss(forward_model, eval_batches(rank, world), accelerator, count_tokens)
         state["last_eval_loss"] = loss
         state["best_eval_loss"] = min(state["best_eval_loss"], loss)
         record({"eval_loss": loss, "eval_perplexity": math.exp(min(loss, 50))})
@@ -313,24 +363,32 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     last_checkpoint = checkpoint
     with StopRequests() as stop:
         while state["step"] < args.max_steps:
+            micro_batches = [{k: v.to(accelerator.device) for k, v in train_batches(index, rank, world).items()}
+                             for index in range(state["step"] * accumulation, (state["step"] + 1) * accumulation)]
+            counts = [None] if count_tokens is None else [count_tokens(batch) for batch in micro_batches]
+            labelled = None if any(n is None for n in counts) else accelerator.reduce(sum(counts), "sum")
             step_loss = torch.zeros((), device=accelerator.device)
-            for micro in range(args.gradient_accumulation_steps):
-                index = state["step"] * args.gradient_accumulation_steps + micro
-                batch = {k: v.to(accelerator.device) for k, v in train_batches(index, rank, world).items()}
+            for batch in micro_batches:
                 with accelerator.accumulate(model):
                     with accelerator.autocast():
-                        loss = forward_model(**batch).loss
-                    accelerator.backward(loss)
+                        if labelled is None:  # a mean over this micro-batch: its share is 1 / (micro-steps x processes)
+                            share = forward_model(**batch).loss / loss_scale
+                        else:  # this micro-batch's summed token losses / the step's labelled tokens, all processes
+                            share = forward_model(**batch, num_items_in_batch=labelled).loss
+                    # accelerate divides by the micro-steps, DDP averages over processes: undone, the gradient is
+                    # the step's loss's
+                    accelerator.backward(share * loss_scale)
                     if accelerator.sync_gradients and args.max_grad_norm > 0:
                         accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
                 window_tokens += tokens_in(batch) * world
-                step_loss = step_loss + loss.detach().float() / args.gradient_accumulation_steps
-            # One reduction per step for the mean loss and whether any process was asked to stop (> 0).
+                step_loss = step_loss + share.detach().float()
+            # One reduction per step for the step's loss (the sum of the shares) and whether any process was
+            # asked to stop (> 0).
             requested = torch.tensor(float(stop.signum is not None), device=step_loss.device)
-            loss_value, stop_value = accelerator.reduce(torch.stack([step_loss, requested]), "mean").tolist()
+            loss_value, stop_value = accelerator.reduce(torch.stack([step_loss, requested]), "sum").tolist()
             if not math.isfinite(loss_value):
                 accelerator.end_training()
                 where = (f"the last good checkpoint is {last_checkpoint}" if last_checkpoint

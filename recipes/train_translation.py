@@ -97,11 +97,9 @@ class LengthGroupedBatches(DatasetBatches):
             self._epoch = (epoch, batches[torch.randperm(self.batches_per_epoch, generator=generator)])  # mixed
         return self._epoch[1]
 
-    def __call__(self, index: int, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+    def global_rows(self, index: int) -> torch.Tensor:
         epoch, position = divmod(index, self.batches_per_epoch)
-        rows = self.epoch_batches(epoch)[position].chunk(world_size)[rank]
-        torch.manual_seed(self.seed * 1_000_003 + index * world_size + rank)  # as DatasetBatches
-        return self.collate([self.dataset[i] for i in rows.tolist()])
+        return self.epoch_batches(epoch)[position]
 
 
 def find_default_data() -> tuple[str | None, list[Path]]:

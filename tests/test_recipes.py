@@ -124,12 +124,12 @@ def test_length_grouped_batches_cover_each_epoch_once_with_little_padding():
     lengths = [1 + (i * 7) % 40 for i in range(400)]
     rows = [{"x": i} for i in range(400)]
     batches = load_recipe("train_translation").LengthGroupedBatches(
-        rows, lambda examples: torch.tensor([e["x"] for e in examples]), batch_size=20, seed=0, lengths=lengths,
-        group=5)
-    epoch = [batches(i) for i in range(20)]
+        rows, lambda examples: {"x": torch.tensor([e["x"] for e in examples])}, batch_size=20, seed=0,
+        lengths=lengths, group=5)
+    epoch = [batches(i)["x"] for i in range(20)]
     assert sorted(torch.cat(epoch).tolist()) == list(range(400))
-    assert torch.equal(batches(3), epoch[3]) and not torch.equal(batches(23), epoch[3])  # pure; new order next epoch
-    assert torch.equal(torch.cat([batches(3, rank, 2) for rank in (0, 1)]), epoch[3])
+    assert torch.equal(batches(3)["x"], epoch[3]) and not torch.equal(batches(23)["x"], epoch[3])  # new order next epoch
+    assert torch.equal(torch.cat([batches(3, rank, 2)["x"] for rank in (0, 1)]), epoch[3])
     spread = [max(lengths[i] for i in b.tolist()) - min(lengths[i] for i in b.tolist()) for b in epoch]
     assert sum(spread) / len(spread) < 10  # a random batch of 20 spans ~35 of the 40 lengths
 

@@ -43,6 +43,15 @@ def final_weights(output_dir):
     return load_file(Path(output_dir) / "model" / "model.safetensors")
 
 
+def tiny_gpt():
+    """Without dropout: runs that split the batch differently draw different dropout masks."""
+    from hf_transformer101 import GPT101Config, GPT101ForCausalLM
+    torch.manual_seed(0)
+    return GPT101ForCausalLM(GPT101Config(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                          max_position_embeddings=16, hidden_dropout_prob=0.0,
+                                          embedding_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
+
+
 def test_window_batches_are_a_pure_function_of_the_step_and_split_over_processes():
     batches = WindowBatches(torch.arange(1000), block_size=16, batch_size=8, seed=3)
     assert torch.equal(batches(5)["input_ids"], batches(5)["input_ids"])
@@ -65,6 +74,24 @@ def test_dataset_batches_cover_each_epoch_once():
     epoch = torch.cat([batches(0)["x"], batches(1)["x"]])
     assert sorted(epoch.tolist()) == list(range(10))
     assert not torch.equal(batches(2)["x"], batches(0)["x"])  # a new permutation in the next epoch
+
+
+def test_dataset_batches_give_each_process_its_rows_of_the_one_process_batch_random_choices_included():
+    """The collator's random choices (MLM's masks) do not depend on the number of processes; the model's dropout,
+    drawn after the batch, does differ between processes."""
+    def collate(examples):
+        ids = torch.tensor([example["x"] for example in examples])
+        return {"x": ids, "noise": torch.rand(len(ids))}  # drawn from torch's generator, as MLM's masks
+
+    batches = DatasetBatches([{"x": i} for i in range(10)], collate, 4, seed=0)
+    whole = batches(3)
+    shares = []
+    for rank in (0, 1):
+        shares.append(batches(3, rank, 2))
+        shares[-1]["dropout"] = torch.rand(3)
+    for name in whole:
+        assert torch.equal(torch.cat([share[name] for share in shares]), whole[name]), name
+    assert not torch.equal(shares[0]["dropout"], shares[1]["dropout"])
 
 
 RECIPE_STEPS = ["--max_steps", "60", "--save_every", "20", "--save_total_limit", "3"]
@@ -127,13 +154,6 @@ def test_sigterm_saves_the_current_step_and_ends_with_status_143(uninterrupted, 
     assert_resumed_run_is_identical(interrupted, uninterrupted, tmp_path)
 
 
-def tiny_gpt():
-    from hf_transformer101 import GPT101Config, GPT101ForCausalLM
-    torch.manual_seed(0)
-    return GPT101ForCausalLM(GPT101Config(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                          max_position_embeddings=16))
-
-
 def signalling(batches, signals_at):
     """`batches`, sending this process the signals {batch index: [signal, ...]} as it makes those batches."""
     def make(index, rank=0, world_size=1):
@@ -178,6 +198,41 @@ def test_a_second_ctrl_c_stops_at_once_unless_it_is_the_launchers_copy_of_the_fi
     with pytest.raises(KeyboardInterrupt):
         train(tiny_gpt(), signalling(batches, {1: [signal.SIGINT, signal.SIGINT]}), args)
     assert list_checkpoints(tmp_path) == []
+
+
+def test_a_step_averages_over_the_labelled_tokens_of_its_whole_batch_whatever_the_micro_batches(tmp_path):
+    """With gradient accumulation (and, the same way, over processes) a step's loss and gradient are the mean over
+    every labelled token of the global batch — one batch of 4 rows trains as 2 micro-batches of 2 — not a mean
+    of the micro-batches' means, which would weigh the tokens of the row pair with fewer labels more."""
+    torch.manual_seed(0)
+    input_ids = torch.randint(0, 50, (4, 8))  # (B, T)
+    labels = input_ids.clone()
+    labels[0, 2:] = labels[1, 3:] = -100  # rows 0-1 score 1 + 2 tokens (the first label is never predicted)
+    rows = {"input_ids": input_ids, "labels": labels}
+
+    def whole(index, rank=0, world_size=1):
+        return rows
+
+    def halves(index, rank=0, world_size=1):
+        half = slice(2 * (index % 2), 2 * (index % 2) + 2)
+        return {name: value[half] for name, value in rows.items()}
+
+    common = dict(max_steps=3, warmup_steps=0, eval_every=100, log_every=1, save_every=0)
+    one = train(tiny_gpt(), whole, TrainingArguments101(output_dir=str(tmp_path / "one"), batch_size=4, **common))
+    accumulated = train(tiny_gpt(), halves, TrainingArguments101(output_dir=str(tmp_path / "two"), batch_size=2,
+                                                                   gradient_accumulation_steps=2, **common))
+    for (_, loss_1, _), (_, loss_2, _) in zip(losses(tmp_path / "one"), losses(tmp_path / "two")):
+        assert abs(loss_1 - loss_2) < 1e-6
+    for (name, expected), actual in zip(one["model"].state_dict().items(), accumulated["model"].state_dict().values()):
+        torch.testing.assert_close(actual, expected, rtol=0, atol=1e-6, msg=name)
+
+    # The data tells the two apart: the first step's loss is the token mean, far from the mean of the halves' means.
+    model = tiny_gpt()
+    with torch.no_grad():
+        halves_means = [model(**halves(i)).loss.item() for i in (0, 1)]
+        token_mean = model(**rows).loss.item()
+    assert losses(tmp_path / "one")[0][1] == pytest.approx(token_mean, abs=1e-6)
+    assert abs(token_mean - sum(halves_means) / 2) > 1e-3
 
 
 def test_a_half_written_checkpoint_is_never_resumed(tmp_path):
