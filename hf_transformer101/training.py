@@ -277,6 +277,10 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
         # Each process would train alone and all of them write the same output_dir.
         raise RuntimeError(f"started as {launched} processes, but accelerate set up no process group: on a machine "
                            "without GPUs, set ACCELERATE_USE_CPU=true (docs/recipes.md, 'Several GPUs')")
+    if args.mixed_precision == "fp16" and accelerator.device.type == "cpu":
+        # accelerate would run in fp32 without a word (it has no fp16 autocast on the CPU).
+        raise ValueError("--mixed_precision fp16 needs a GPU: on the CPU use bf16 (fast on CPUs with AVX512-BF16 "
+                         "or AMX) or no")
     if args.batch_size % accelerator.num_processes:
         raise ValueError(f"batch_size {args.batch_size} must divide evenly over {accelerator.num_processes} "
                          "processes")

@@ -337,3 +337,11 @@ def test_processes_started_without_a_process_group_are_refused(tmp_path, monkeyp
     batches = WindowBatches(torch.arange(200) % 50, block_size=8, batch_size=2, seed=0)
     with pytest.raises(RuntimeError, match="started as 2 processes.*ACCELERATE_USE_CPU=true"):
         train(tiny_gpt(), batches, TrainingArguments101(output_dir=str(tmp_path), max_steps=2, batch_size=2))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 autocast is refused on the CPU only")
+def test_fp16_on_the_cpu_is_refused_rather_than_run_in_fp32(tmp_path):
+    # In a fresh process: accelerate keeps the first Accelerator's precision for the life of a process.
+    result = subprocess.run(recipe_command(tmp_path / "run", "--mixed_precision", "fp16"), capture_output=True,
+                            text=True, cwd=tmp_path)
+    assert result.returncode != 0 and "fp16 needs a GPU: on the CPU use bf16" in result.stderr
