@@ -329,6 +329,27 @@ def test_two_process_ddp_reaches_the_one_process_loss(tmp_path):
             assert (a is None) == (b is None) and (a is None or abs(a - b) < 1e-4), (step, a, b)
 
 
+def test_ctrl_c_stops_two_processes_at_the_same_step_with_one_checkpoint(tmp_path):
+    """A terminal's Ctrl-C reaches torchrun and both workers (and torchrun passes it on to them once more): both
+    finish the same step and save it together — a process that stopped alone would leave the other waiting."""
+    output_dir = tmp_path / "run"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    process = subprocess.Popen(torchrun + recipe_command(output_dir, "--max_steps", "100000", "--save_every", "0")[1:],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+                               env=dict(os.environ, OMP_NUM_THREADS="1", ACCELERATE_USE_CPU="true"),
+                               start_new_session=True)
+    deadline = time.time() + 120
+    while not ((output_dir / "metrics.jsonl").exists() and (output_dir / "metrics.jsonl").read_text()):
+        assert process.poll() is None and time.time() < deadline, "training did not start"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # the whole process group, as a terminal does
+    process.wait(timeout=120)
+    [saved] = list_checkpoints(output_dir)
+    state = json.loads((saved / "trainer_state.json").read_text())
+    assert state["processes"] == 2 and 0 < state["step"] < 100000
+    assert not (output_dir / "model").exists()
+
+
 def test_processes_started_without_a_process_group_are_refused(tmp_path, monkeypatch):
     """torchrun on a machine without GPUs and without ACCELERATE_USE_CPU: accelerate sets up no process group,
     and each process would train alone into the same output_dir."""
