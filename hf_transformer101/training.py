@@ -310,6 +310,7 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
         state = json.loads((checkpoint / "trainer_state.json").read_text())
+        state.pop("processes", None)  # a record of the saving run, not state
         accelerator.print(f"resumed from {checkpoint} at step {state['step']}")
     log = MetricsLog(output_dir / "metrics.jsonl", state["step"]) if accelerator.is_main_process else None
     accelerator.init_trackers("tensorboard", config={k: v for k, v in dataclasses.asdict(args).items()
@@ -339,7 +340,7 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
         accelerator.wait_for_everyone()
         accelerator.save_state(str(temporary))
         if accelerator.is_main_process:
-            # (+ how many processes trained: a record, not state; a run may resume on another number)
+            # (+ how many processes trained: a record; a run may resume on another number)
             (temporary / "trainer_state.json").write_text(json.dumps({**state, "processes": world}))
             if final.exists():
                 shutil.rmtree(final)
