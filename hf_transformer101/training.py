@@ -423,6 +423,13 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
             **state}
 
 
+def print_once(*args, **kwargs):
+    """`print` in the first process of a run only (what a recipe says before `train` sets accelerate up; the
+    launchers give every process its RANK)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(*args, **kwargs)
+
+
 def parse_recipe_arguments(dataclass_types, preset_dir, argv=None):
     """Parse the recipe's dataclasses from the command line with `HfArgumentParser`.
 

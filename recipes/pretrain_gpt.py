@@ -21,6 +21,7 @@ from hf_transformer101.training import (
     TrainingArguments101,
     WindowBatches,
     parse_recipe_arguments,
+    print_once,
     publish,
     train,
     write_eval_results,
@@ -72,7 +73,7 @@ def main(argv=None):
     tokens = torch.tensor(tokenizer(text, add_special_tokens=False, verbose=False).input_ids, dtype=torch.long)
     split = int(len(tokens) * (1 - data_args.val_fraction))  # nanoGPT: the last 10% is validation
     train_tokens, val_tokens = tokens[:split], tokens[split:]
-    print(f"corpus: {len(text):,} characters -> {len(tokens):,} tokens (vocabulary {len(tokenizer)}); "
+    print_once(f"corpus: {len(text):,} characters -> {len(tokens):,} tokens (vocabulary {len(tokenizer)}); "
           f"train {len(train_tokens):,} / validation {len(val_tokens):,}")
 
     torch.manual_seed(args.seed)
@@ -87,7 +88,7 @@ def main(argv=None):
         fused_linear_cross_entropy=True,
     )
     model = GPT101ForCausalLM(config)
-    print(f"model: {model.num_parameters() / 1e6:.2f}M parameters")
+    print_once(f"model: {model.num_parameters() / 1e6:.2f}M parameters")
 
     train_batches = WindowBatches(train_tokens, model_args.block_size, args.batch_size, args.seed)
     val_batches = WindowBatches(val_tokens, model_args.block_size, args.batch_size, args.seed + 1)

@@ -26,6 +26,7 @@ from hf_transformer101.training import (
     DatasetBatches,
     TrainingArguments101,
     parse_recipe_arguments,
+    print_once,
     publish,
     train,
     write_eval_results,
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
                             val_fraction=data_args.val_fraction)
     if "validation" not in datasets:
         raise ValueError("--val_fraction 0 leaves nothing to evaluate on; the MLM score is the validation loss")
-    print(f"corpus: {sum(map(len, corpus['text'])):,} characters -> {len(datasets['train']):,} training / "
+    print_once(f"corpus: {sum(map(len, corpus['text'])):,} characters -> {len(datasets['train']):,} training / "
           f"{len(datasets['validation']):,} validation examples of <= {model_args.max_length} tokens "
           f"(vocabulary {len(tokenizer)})")
 
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         sparse_prediction=True,
     )
     model = BERT101ForMaskedLM(config)
-    print(f"model: {model.num_parameters() / 1e6:.2f}M parameters")
+    print_once(f"model: {model.num_parameters() / 1e6:.2f}M parameters")
 
     # The collator masks each batch afresh (dynamic masking, as RoBERTa); DatasetBatches seeds it per step, so
     # masks are reproducible and a resumed run sees the same ones.

@@ -30,6 +30,7 @@ from hf_transformer101.training import (
     DatasetBatches,
     TrainingArguments101,
     parse_recipe_arguments,
+    print_once,
     publish,
     train,
 )
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     encoded = {name: splits[name].map(tokenize, batched=True, remove_columns=["translation"])
                for name in ("train", "validation")}
-    print(f"data: {source} {src}->{tgt}, " + ", ".join(f"{name} {len(split):,}" for name, split in splits.items())
+    print_once(f"data: {source} {src}->{tgt}, " + ", ".join(f"{name} {len(split):,}" for name, split in splits.items())
           + f" pairs; joint vocabulary {len(tokenizer)}")
 
     torch.manual_seed(args.seed)
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
         fused_linear_cross_entropy=True,
     )
     model = Seq2Seq101ForConditionalGeneration(config)
-    print(f"model: {model.num_parameters() / 1e6:.2f}M parameters")
+    print_once(f"model: {model.num_parameters() / 1e6:.2f}M parameters")
 
     # Pads each batch to its longest pair, labels with -100, and builds decoder_input_ids with the model's shift.
     collate = DataCollatorForSeq2Seq(tokenizer, model=model)
