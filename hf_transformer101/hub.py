@@ -140,6 +140,16 @@ def export(model, tokenizer, out_dir, *, model_name=None, repo_id=None, eval_res
     return out_dir
 
 
+def hub_token(token=None):
+    """`token`, else the one `hf auth login` saved or HF_TOKEN names; a clear error without one. Recipes ask for it
+    before they train (no network needed), so a missing login fails the run at its start, not after hours."""
+    token = token or get_token()
+    if not token:
+        raise ValueError("pushing to the Hub needs a Hugging Face token: run `hf auth login`, set HF_TOKEN, or pass "
+                         "token=...")
+    return token
+
+
 def push(out_dir, repo_id, *, private=None, token=None, revision=None, commit_message=None):
     """Upload an exported folder to the Hub with `HfApi` (creating the repository if needed); returns the commit.
 
@@ -149,10 +159,7 @@ def push(out_dir, repo_id, *, private=None, token=None, revision=None, commit_me
     out_dir = Path(out_dir)
     if not (out_dir / "config.json").is_file():
         raise FileNotFoundError(f"{out_dir} is not an exported model folder (no config.json); run export() first")
-    token = token or get_token()
-    if not token:
-        raise ValueError("no Hugging Face token: run `hf auth login`, set HF_TOKEN, or pass token=...")
-    api = HfApi(token=token)
+    api = HfApi(token=hub_token(token))
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     if revision:
         api.create_branch(repo_id, branch=revision, exist_ok=True)

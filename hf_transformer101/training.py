@@ -36,7 +36,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser, get_scheduler
 
-from .hub import export, push
+from .hub import export, hub_token, push
 from .interrupts import StopRequests, TrainingInterrupted
 from .metrics import perplexity
 from .plotting import plot_loss_curves
@@ -100,6 +100,8 @@ class TrainingArguments101:
             raise ValueError(f"mixed_precision must be no, bf16 or fp16, got {self.mixed_precision!r}")
         if self.push_to_hub and not self.hub_model_id:
             raise ValueError("--push_to_hub needs --hub_model_id (e.g. your-name/gpt101-shakespeare)")
+        if self.push_to_hub:
+            hub_token()
 
 
 class WindowBatches:
@@ -479,7 +481,7 @@ def publish(model, tokenizer, args, eval_results, arguments, description):
     folder = export(model.float(), tokenizer, output_dir / "model", eval_results=eval_results,
                     training_args={name: dataclasses.asdict(value) for name, value in arguments.items()},
                     model_name=output_dir.name, repo_id=args.hub_model_id, overwrite=True, description=description)
-    if args.push_to_hub:
-        push(folder, args.hub_model_id)
     plot_loss_curves(output_dir / "metrics.jsonl", output_dir / "loss_curve.png")
+    if args.push_to_hub:  # last: a failed upload leaves everything else written
+        push(folder, args.hub_model_id)
     return folder

@@ -57,7 +57,7 @@ from transformers import (
 from hf_transformer101 import convert  # importing the package also registers bert101/gpt101 with the Auto classes
 from hf_transformer101.convert.bert import minilm_path
 from hf_transformer101.data import _GLUE_TSV, GLUE_LABEL_NAMES, GLUE_TASKS, load_glue
-from hf_transformer101.hub import export, push
+from hf_transformer101.hub import export, hub_token, push
 from hf_transformer101.interrupts import StopOnSignal, StopRequests
 from hf_transformer101.metrics import glue_compute_metrics
 from hf_transformer101.training import parse_recipe_arguments, resolve_checkpoint
@@ -383,6 +383,8 @@ def main(argv=None):
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
     if push_to_hub and not training_args.hub_model_id:
         raise ValueError("--push_to_hub needs --hub_model_id (e.g. your-name/bert101-sst2)")
+    if push_to_hub:
+        hub_token(training_args.hub_token)  # a missing login fails now, not after training
     if glue_args.lora_rank and not training_args.do_train:
         raise ValueError("--lora_rank trains a LoRA adapter: it needs a training run (--do_train); to evaluate a "
                          "merged LoRA run, pass its output folder as --model_name_or_path without --lora_rank")

@@ -28,6 +28,7 @@ from hf_transformer101 import (
     GPT101ForCausalLM,
     GPT101ForSequenceClassification,
 )
+from hf_transformer101 import hub
 from hf_transformer101.interrupts import TrainingInterrupted
 from hf_transformer101.tokenization import train_bpe_tokenizer, train_wordpiece_tokenizer
 
@@ -356,6 +357,7 @@ def test_eval_only_writes_no_model_and_predict_only_needs_no_labels(bert101_dir,
 
 
 def test_push_to_hub_exports_through_our_hub_module(bert101_dir, glue, tmp_path, monkeypatch):
+    monkeypatch.setattr(hub, "get_token", lambda: "hf_test")  # as after `hf auth login`
     pushed = []
     monkeypatch.setattr(recipe, "push", lambda folder, repo_id, **kwargs: pushed.append((folder, repo_id)))
     result = run("sst2", bert101_dir, glue, tmp_path, "--max_steps", "2", "--push_to_hub", "--hub_model_id",
@@ -368,6 +370,13 @@ def test_push_to_hub_exports_through_our_hub_module(bert101_dir, glue, tmp_path,
     config = json.loads((tmp_path / "hub" / "config.json").read_text())
     assert config["auto_map"]["AutoModelForSequenceClassification"].endswith("BERT101ForSequenceClassification")
     assert (tmp_path / "hub" / "modeling_bert101.py").is_file()
+
+
+def test_push_to_hub_without_a_login_fails_before_training(bert101_dir, glue, tmp_path, monkeypatch):
+    monkeypatch.setattr(hub, "get_token", lambda: None)
+    with pytest.raises(ValueError, match="needs a Hugging Face token: run `hf auth login`"):
+        run("sst2", bert101_dir, glue, tmp_path, "--push_to_hub", "--hub_model_id", "someone/bert101-sst2")
+    assert not any(tmp_path.iterdir())  # nothing trained
 
 
 # --- arguments and errors -------------------------------------------------------------------------------------

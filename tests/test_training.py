@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hf_transformer101 import interrupts
+from hf_transformer101 import hub, interrupts
 from hf_transformer101.interrupts import TrainingInterrupted
 from hf_transformer101.training import (
     DatasetBatches,
@@ -366,3 +366,9 @@ def test_fp16_on_the_cpu_is_refused_rather_than_run_in_fp32(tmp_path):
     result = subprocess.run(recipe_command(tmp_path / "run", "--mixed_precision", "fp16"), capture_output=True,
                             text=True, cwd=tmp_path)
     assert result.returncode != 0 and "fp16 needs a GPU: on the CPU use bf16" in result.stderr
+
+
+def test_push_to_hub_without_a_login_fails_before_training(monkeypatch):
+    monkeypatch.setattr(hub, "get_token", lambda: None)
+    with pytest.raises(ValueError, match="needs a Hugging Face token: run `hf auth login`"):
+        TrainingArguments101(push_to_hub=True, hub_model_id="someone/gpt101")
