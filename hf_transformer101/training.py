@@ -260,7 +260,9 @@ def enable_activation_checkpointing(model):
 
 
 def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
-    """Train `model` on `train_batches(index, rank, world_size)` and return a summary dict.
+    """Train `model` on `train_batches(index, rank, world_size)` and return a summary: the `accelerator`, the
+    trained `model`, and the run's `step`, `last_loss` (the last step's training loss; None when a checkpoint
+    from before 2026-11-27 left nothing to train), `last_eval_loss` and `best_eval_loss`.
 
     `eval_batches(rank, world_size)` returns an iterable of this process's share of the validation batches
     (the same batches at every evaluation, so the losses compare across steps); `tokens_in(batch)` counts
@@ -307,13 +309,16 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     forward_model = torch.compile(model) if args.compile else model
 
-    state = {"step": 0, "best_eval_loss": math.inf, "last_eval_loss": None}
+    state = {"step": 0, "last_loss": None, "best_eval_loss": math.inf, "last_eval_loss": None}
     checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint)
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
         state = json.loads((checkpoint / "trainer_state.json").read_text())
         state.pop("processes", None)  # a record of the saving run, not state
         accelerator.print(f"resumed from {checkpoint} at step {state['step']}")
+        if state["step"] >= args.max_steps:  # e.g. the same command run again after the run finished
+            accelerator.print(f"nothing to train: the checkpoint is at step {state['step']}, max_steps is "
+                              f"{args.max_steps}")
     log = MetricsLog(output_dir / "metrics.jsonl", state["step"]) if accelerator.is_main_process else None
     accelerator.init_trackers("tensorboard", config={k: v for k, v in dataclasses.asdict(args).items()
                                                       if isinstance(v, (int, float, str, bool))})
@@ -402,6 +407,7 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
                          else "no checkpoint was saved")
                 raise FloatingPointError(f"loss became {loss_value} at step {state['step'] + 1}; stopping ({where})")
             state["step"] += 1
+            state["last_loss"] = loss_value
             progress.update(1)
             if state["step"] % args.log_every == 0 or state["step"] == args.max_steps:
                 elapsed = time.perf_counter() - window_start
@@ -421,8 +427,7 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     accelerator.end_training()
     # keep_fp32_wrapper=False: the returned model runs in its own dtype, not under the training autocast.
     model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
-    return {"accelerator": accelerator, "model": model, "final_loss": loss_value,
-            **state}
+    return {"accelerator": accelerator, "model": model, "last_loss": None, **state}  # (None: an older state)
 
 
 def print_once(*args, **kwargs):

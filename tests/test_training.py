@@ -129,6 +129,12 @@ def test_resume_after_sigkill_continues_the_identical_run(uninterrupted, tmp_pat
     assert not (interrupted / "model").exists(), "the run finished before it could be killed"
 
     assert_resumed_run_is_identical(interrupted, uninterrupted, tmp_path)
+    # The same command once more, after the run finished: nothing to train, the same model exported again.
+    again = subprocess.run(recipe_command(interrupted, *RECIPE_STEPS, "--resume_from_checkpoint", "latest"),
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 0 and "nothing to train: the checkpoint is at step 60" in again.stdout, again.stderr
+    assert all(torch.equal(tensor, final_weights(uninterrupted)[name])
+               for name, tensor in final_weights(interrupted).items())
     # The recipe trains with the fused head + loss and exports a model that returns logits, as GPT2 does.
     config = json.loads((uninterrupted / "model" / "config.json").read_text())
     assert config["fused_linear_cross_entropy"] is False
