@@ -316,14 +316,19 @@ def test_bad_training_arguments_are_named(field, value, message):
         TrainingArguments101(**{field: value})
 
 
-def test_two_process_ddp_reaches_the_one_process_loss(tmp_path):
+@pytest.mark.parametrize("recipe, extra", [("pretrain_gpt", ["--sample_tokens", "0"]),
+                                           ("pretrain_mlm", ["--dropout", "0"])])
+def test_two_process_ddp_reaches_the_one_process_loss(tmp_path, recipe, extra):
     """Two CPU processes over gloo, started as torchrun starts them (accelerate's `--cpu` launcher starts one
-    process without MPI), each training on its half of every global batch."""
+    process without MPI), each training on its half of every global batch. For MLM that takes the masks drawn for
+    the whole batch and a loss over the whole batch's masked tokens; without dropout, whose masks each process
+    draws for itself."""
     one, two = tmp_path / "one", tmp_path / "two"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    subprocess.run(recipe_command(one), check=True, capture_output=True, cwd=tmp_path, env=env)
+    command = [str(REPO / "recipes" / f"{recipe}.py"), "--preset", "debug", *extra, "--output_dir"]
+    subprocess.run([sys.executable, *command, str(one)], check=True, capture_output=True, cwd=tmp_path, env=env)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    result = subprocess.run(torchrun + recipe_command(two)[1:], capture_output=True, text=True, cwd=tmp_path,
+    result = subprocess.run([*torchrun, *command, str(two)], capture_output=True, text=True, cwd=tmp_path,
                             env=dict(env, ACCELERATE_USE_CPU="true"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((two / "checkpoint-20" / "trainer_state.json").read_text())["processes"] == 2
