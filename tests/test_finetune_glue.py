@@ -302,7 +302,7 @@ def test_sigterm_checkpoints_the_step_and_the_resumed_run_ends_as_one_run(bert10
     assert stopped.value.code == 128 + signal.SIGTERM and 0 < stopped.value.step < 6
     assert Path(stopped.value.checkpoint) == tmp_path / "run" / f"checkpoint-{stopped.value.step}"
     assert (Path(stopped.value.checkpoint) / "trainer_state.json").is_file()
-    assert not (tmp_path / "run" / "eval_results.json").exists() and not (tmp_path / "run" / "model.safetensors").exists()
+    assert not any((tmp_path / "run" / name).exists() for name in ("eval_results.json", "model.safetensors"))
 
     resumed = run("rte", bert101_dir, glue, tmp_path / "run", *steps, "--resume_from_checkpoint", "latest")
     for name, tensor in resumed["trainer"].model.state_dict().items():
