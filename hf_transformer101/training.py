@@ -365,6 +365,9 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
         accelerator.end_training()
         interrupted = TrainingInterrupted(checkpoint, state["step"], signum)
         if accelerator.is_main_process:
+            metrics = output_dir / "metrics.jsonl"
+            if metrics.is_file() and metrics.stat().st_size:  # the curve so far (nothing logged yet: none)
+                plot_loss_curves(metrics, output_dir / "loss_curve.png")
             print(interrupted.message, file=sys.stderr)
         return interrupted
 

@@ -156,6 +156,7 @@ def test_sigterm_saves_the_current_step_and_ends_with_status_143(uninterrupted, 
     saved = list_checkpoints(interrupted)[-1]
     step = json.loads((saved / "trainer_state.json").read_text())["step"]
     assert 0 < step < 60 and f"SIGTERM: stopped after step {step}, saved {saved}" in stderr
+    assert (interrupted / "loss_curve.png").is_file()  # the curve so far
     assert "Traceback" not in stderr
     assert_resumed_run_is_identical(interrupted, uninterrupted, tmp_path)
 
