@@ -312,7 +312,15 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     state = {"step": 0, "last_loss": None, "best_eval_loss": math.inf, "last_eval_loss": None}
     checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint)
     if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
+        try:
+            accelerator.load_state(str(checkpoint))
+        except RuntimeError as error:
+            if "Error(s) in loading state_dict" not in str(error):
+                raise
+            # torch lists every tensor that differs; the first says enough, with what to do.
+            first = next(line.strip() for line in str(error).splitlines()[1:] if line.strip())
+            raise RuntimeError(f"{checkpoint} holds another model than these arguments build ({first.rstrip('.')}): "
+                               "resume with the preset and flags of the run that wrote it") from error
         state = json.loads((checkpoint / "trainer_state.json").read_text())
         state.pop("processes", None)  # a record of the saving run, not state
         accelerator.print(f"resumed from {checkpoint} at step {state['step']}")

@@ -242,6 +242,18 @@ def test_a_step_averages_over_the_labelled_tokens_of_its_whole_batch_whatever_th
     assert abs(token_mean - sum(halves_means) / 2) > 1e-3
 
 
+def test_resuming_with_another_model_says_to_use_the_first_runs_flags(tmp_path):
+    from hf_transformer101 import GPT101Config, GPT101ForCausalLM
+    batches = WindowBatches(torch.arange(200) % 50, block_size=8, batch_size=2, seed=0)
+    args = dict(output_dir=str(tmp_path), max_steps=2, batch_size=2, warmup_steps=0, eval_every=100)
+    train(tiny_gpt(), batches, TrainingArguments101(**args))
+    wider = GPT101ForCausalLM(GPT101Config(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                           max_position_embeddings=16))
+    with pytest.raises(RuntimeError, match="checkpoint-2 holds another model than these arguments build .size mismatch"
+                                           ".*resume with the preset and flags of the run that wrote it"):
+        train(wider, batches, TrainingArguments101(**args, resume_from_checkpoint="latest"))
+
+
 def test_a_half_written_checkpoint_is_never_resumed(tmp_path):
     good = tmp_path / "checkpoint-20"
     good.mkdir()
