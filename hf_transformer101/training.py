@@ -34,7 +34,7 @@ import yaml
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from tqdm.auto import tqdm
-from transformers import HfArgumentParser, get_scheduler
+from transformers import AutoTokenizer, HfArgumentParser, get_scheduler
 
 from .hub import export, hub_token, push
 from .interrupts import StopRequests, TrainingInterrupted
@@ -191,6 +191,19 @@ def resolve_checkpoint(output_dir, resume_from_checkpoint):
     if not (path / "trainer_state.json").exists():
         raise FileNotFoundError(f"{path} is not a complete checkpoint (no trainer_state.json)")
     return path
+
+
+def run_tokenizer(args, build):
+    """The run's tokenizer, kept in output_dir/tokenizer. A resumed run loads the one its checkpoint's run saved,
+    so it reads its data with the ids it started with even if the corpus or the tokenizer flags changed since (and
+    does not train it again); a new run builds it with `build()` and saves it there (from its first process)."""
+    checkpoint = resolve_checkpoint(args.output_dir, args.resume_from_checkpoint)
+    if checkpoint is not None and (checkpoint.parent / "tokenizer").is_dir():
+        return AutoTokenizer.from_pretrained(checkpoint.parent / "tokenizer")
+    tokenizer = build()
+    if os.environ.get("RANK", "0") == "0":
+        tokenizer.save_pretrained(Path(args.output_dir) / "tokenizer")
+    return tokenizer
 
 
 class MetricsLog:

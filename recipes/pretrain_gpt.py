@@ -23,6 +23,7 @@ from hf_transformer101.training import (
     parse_recipe_arguments,
     print_once,
     publish,
+    run_tokenizer,
     train,
     write_eval_results,
 )
@@ -69,12 +70,12 @@ def main(argv=None):
         (ModelArguments, DataArguments, TrainingArguments101), PRESETS, argv)
     # One stream of characters; documents (files, or pages of the built-in corpus) separated by a blank line.
     text = "\n\n".join(load_text_corpus(data_args.corpus)["text"])
-    tokenizer = build_tokenizer(data_args, text, model_args.block_size)
+    tokenizer = run_tokenizer(args, lambda: build_tokenizer(data_args, text, model_args.block_size))
     tokens = torch.tensor(tokenizer(text, add_special_tokens=False, verbose=False).input_ids, dtype=torch.long)
     split = int(len(tokens) * (1 - data_args.val_fraction))  # nanoGPT: the last 10% is validation
     train_tokens, val_tokens = tokens[:split], tokens[split:]
     print_once(f"corpus: {len(text):,} characters -> {len(tokens):,} tokens (vocabulary {len(tokenizer)}); "
-          f"train {len(train_tokens):,} / validation {len(val_tokens):,}")
+               f"train {len(train_tokens):,} / validation {len(val_tokens):,}")
 
     torch.manual_seed(args.seed)
     config = GPT101Config(

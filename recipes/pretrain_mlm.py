@@ -28,6 +28,7 @@ from hf_transformer101.training import (
     parse_recipe_arguments,
     print_once,
     publish,
+    run_tokenizer,
     train,
     write_eval_results,
 )
@@ -79,14 +80,14 @@ def main(argv: list[str] | None = None) -> dict:
     if not 0 < data_args.mlm_probability < 1:
         raise ValueError(f"--mlm_probability must be in (0, 1), got {data_args.mlm_probability}")
     corpus = load_text_corpus(data_args.corpus)
-    tokenizer = build_tokenizer(data_args, corpus, model_args.max_length)
+    tokenizer = run_tokenizer(args, lambda: build_tokenizer(data_args, corpus, model_args.max_length))
     datasets = mlm_datasets(corpus, tokenizer, model_args.max_length, line_by_line=data_args.line_by_line,
                             val_fraction=data_args.val_fraction)
     if "validation" not in datasets:
         raise ValueError("--val_fraction 0 leaves nothing to evaluate on; the MLM score is the validation loss")
     print_once(f"corpus: {sum(map(len, corpus['text'])):,} characters -> {len(datasets['train']):,} training / "
-          f"{len(datasets['validation']):,} validation examples of <= {model_args.max_length} tokens "
-          f"(vocabulary {len(tokenizer)})")
+               f"{len(datasets['validation']):,} validation examples of <= {model_args.max_length} tokens "
+               f"(vocabulary {len(tokenizer)})")
 
     torch.manual_seed(args.seed)
     config = BERT101Config(

@@ -32,6 +32,7 @@ from hf_transformer101.training import (
     parse_recipe_arguments,
     print_once,
     publish,
+    run_tokenizer,
     train,
 )
 from hf_transformer101.translation import evaluate_translation, save_translation_eval
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
         (ModelArguments, DataArguments, TrainingArguments101), PRESETS, argv)
     src, tgt = data_args.source_lang, data_args.target_lang
     source, splits = load_data(data_args)
-    tokenizer = build_tokenizer(data_args, splits["train"], model_args.max_length)
+    tokenizer = run_tokenizer(args, lambda: build_tokenizer(data_args, splits["train"], model_args.max_length))
 
     def tokenize(batch):
         # "src </s>" as input_ids, "tgt </s>" as labels; the model shifts labels right into decoder inputs.
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
     encoded = {name: splits[name].map(tokenize, batched=True, remove_columns=["translation"])
                for name in ("train", "validation")}
     print_once(f"data: {source} {src}->{tgt}, " + ", ".join(f"{name} {len(split):,}" for name, split in splits.items())
-          + f" pairs; joint vocabulary {len(tokenizer)}")
+               + f" pairs; joint vocabulary {len(tokenizer)}")
 
     torch.manual_seed(args.seed)
     ffn_dim = model_args.ffn_dim or 4 * model_args.d_model

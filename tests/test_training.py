@@ -22,6 +22,7 @@ from hf_transformer101.training import (
     WindowBatches,
     list_checkpoints,
     resolve_checkpoint,
+    run_tokenizer,
     train,
 )
 
@@ -252,6 +253,20 @@ def test_resuming_with_another_model_says_to_use_the_first_runs_flags(tmp_path):
     with pytest.raises(RuntimeError, match="checkpoint-2 holds another model than these arguments build .size mismatch"
                                            ".*resume with the preset and flags of the run that wrote it"):
         train(wider, batches, TrainingArguments101(**args, resume_from_checkpoint="latest"))
+
+
+def test_a_resumed_run_reads_its_data_with_the_tokenizer_it_started_with(tmp_path):
+    from hf_transformer101.tokenization import train_char_tokenizer
+    first = run_tokenizer(TrainingArguments101(output_dir=str(tmp_path)), lambda: train_char_tokenizer(["abc"]))
+    assert (tmp_path / "tokenizer" / "tokenizer.json").is_file()
+    (tmp_path / "checkpoint-5").mkdir()
+    (tmp_path / "checkpoint-5" / "trainer_state.json").write_text(json.dumps({"step": 5}))
+    # The corpus changed since (new characters): the resumed run keeps the ids its model was trained on.
+    resumed = run_tokenizer(TrainingArguments101(output_dir=str(tmp_path), resume_from_checkpoint="latest"),
+                            lambda: train_char_tokenizer(["abcxyz"]))
+    assert resumed.get_vocab() == first.get_vocab()
+    fresh = run_tokenizer(TrainingArguments101(output_dir=str(tmp_path)), lambda: train_char_tokenizer(["abcxyz"]))
+    assert "x" in fresh.get_vocab()  # a new run builds its own
 
 
 def test_a_half_written_checkpoint_is_never_resumed(tmp_path):
