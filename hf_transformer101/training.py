@@ -206,6 +206,22 @@ def run_tokenizer(args, build):
     return tokenizer
 
 
+def load_checkpoint(accelerator, checkpoint):
+    """Restore `checkpoint` (weights, optimizer, scheduler, RNG states) into the prepared objects; returns the run
+    state it holds. A checkpoint of another model is refused in one line, not torch's list of every tensor."""
+    try:
+        accelerator.load_state(str(checkpoint))
+    except RuntimeError as error:
+        if "Error(s) in loading state_dict" not in str(error):
+            raise
+        first = next(line.strip() for line in str(error).splitlines()[1:] if line.strip())
+        raise RuntimeError(f"{checkpoint} holds another model than these arguments build ({first.rstrip('.')}): "
+                           "resume with the preset and flags of the run that wrote it") from error
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    state.pop("processes", None)  # a record of the saving run, not state
+    return state
+
+
 class MetricsLog:
     """Appends JSON lines to output_dir/metrics.jsonl; on resume, drops the lines after the resumed step."""
 
@@ -325,17 +341,7 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
     state = {"step": 0, "last_loss": None, "best_eval_loss": math.inf, "last_eval_loss": None}
     checkpoint = resolve_checkpoint(output_dir, args.resume_from_checkpoint)
     if checkpoint is not None:
-        try:
-            accelerator.load_state(str(checkpoint))
-        except RuntimeError as error:
-            if "Error(s) in loading state_dict" not in str(error):
-                raise
-            # torch lists every tensor that differs; the first says enough, with what to do.
-            first = next(line.strip() for line in str(error).splitlines()[1:] if line.strip())
-            raise RuntimeError(f"{checkpoint} holds another model than these arguments build ({first.rstrip('.')}): "
-                               "resume with the preset and flags of the run that wrote it") from error
-        state = json.loads((checkpoint / "trainer_state.json").read_text())
-        state.pop("processes", None)  # a record of the saving run, not state
+        state = load_checkpoint(accelerator, checkpoint)
         accelerator.print(f"resumed from {checkpoint} at step {state['step']}")
         if state["step"] >= args.max_steps:  # e.g. the same command run again after the run finished
             accelerator.print(f"nothing to train: the checkpoint is at step {state['step']}, max_steps is "
@@ -407,7 +413,7 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
             for batch in micro_batches:
                 with accelerator.accumulate(model):
                     with accelerator.autocast():
-                        if labelled is None:  # a mean over this micro-batch: its share is 1 / (micro-steps x processes)
+                        if labelled is None:  # this micro-batch's mean, 1 / (micro-steps x processes) of the step
                             share = forward_model(**batch).loss / loss_scale
                         else:  # this micro-batch's summed token losses / the step's labelled tokens, all processes
                             share = forward_model(**batch, num_items_in_batch=labelled).loss
