@@ -29,11 +29,19 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 FORCE_AFTER_SECONDS = 1.0
 
 
+def is_first_process():
+    """Whether this is the first process of a run (or its only one), known before accelerate is set up: the
+    launchers (torchrun, accelerate launch) give every process its RANK."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 class TrainingInterrupted(SystemExit):
     """A stop request honoured: `checkpoint` holds the run at `step`. Uncaught, it ends the program quietly (a
-    SystemExit prints no traceback) with exit status 128 + the signal's number; catch it to go on instead."""
+    SystemExit prints no traceback) with exit status 128 + the signal's number; catch it to go on instead.
+    `signum` None: another process of the run got the signal, this one is stopped as by SIGTERM."""
 
     def __init__(self, checkpoint, step, signum):
+        signum = signum or signal.SIGTERM
         super().__init__(128 + signum)
         self.checkpoint, self.step, self.signum = checkpoint, step, signum
         self.message = (f"{signal.Signals(signum).name}: stopped after step {step}, saved {checkpoint}; "
@@ -65,7 +73,7 @@ class StopRequests:
     def _request(self, signum, frame):
         if self.signum is None:
             self.signum, self._received_at = signum, time.monotonic()
-            if os.environ.get("RANK", "0") == "0":  # said once for a run of several processes
+            if is_first_process():  # said once for a run of several processes
                 tqdm.write(f"{signal.Signals(signum).name}: stopping after this step, with a checkpoint "
                            "(Ctrl-C again to stop at once)", file=sys.stderr)
         elif signum == signal.SIGINT and time.monotonic() - self._received_at >= FORCE_AFTER_SECONDS:
@@ -113,4 +121,4 @@ class StopOnSignal(TrainerCallback):
     def interrupted(self, output_dir):
         """The `TrainingInterrupted` that ends a run stopped at `stopped_at_step`."""
         checkpoint = f"{output_dir}/checkpoint-{self.stopped_at_step}"
-        return TrainingInterrupted(checkpoint, self.stopped_at_step, self.requests.signum or signal.SIGTERM)
+        return TrainingInterrupted(checkpoint, self.stopped_at_step, self.requests.signum)

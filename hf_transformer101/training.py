@@ -23,7 +23,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from tqdm.auto import tqdm
 from transformers import AutoTokenizer, HfArgumentParser, get_scheduler
 
 from .hub import export, hub_token, push
-from .interrupts import StopRequests, TrainingInterrupted
+from .interrupts import StopRequests, TrainingInterrupted, is_first_process
 from .metrics import perplexity
 from .plotting import plot_loss_curves
 
@@ -148,10 +147,11 @@ class DatasetBatches:
     def __call__(self, index, rank=0, world_size=1):
         # Every process collates the whole global batch, from one seed per step (the collator's random choices:
         # MLM's masks), and keeps its rows: masks and padding do not depend on the number of processes.
-        torch.manual_seed(self.seed * 1_000_003 + index)
+        step_seed = self.seed * 1_000_003 + index
+        torch.manual_seed(step_seed)
         batch = self.collate([self.dataset[i] for i in self.global_rows(index).tolist()])
         if world_size > 1:  # the model's dropout: each process draws its own masks
-            torch.manual_seed((self.seed * 1_000_003 + index) * world_size + rank)
+            torch.manual_seed(step_seed * world_size + rank)
         return {name: value.chunk(world_size)[rank] for name, value in batch.items()}
 
 
@@ -201,7 +201,7 @@ def run_tokenizer(args, build):
     if checkpoint is not None and (checkpoint.parent / "tokenizer").is_dir():
         return AutoTokenizer.from_pretrained(checkpoint.parent / "tokenizer")
     tokenizer = build()
-    if os.environ.get("RANK", "0") == "0":
+    if is_first_process():
         tokenizer.save_pretrained(Path(args.output_dir) / "tokenizer")
     return tokenizer
 
@@ -219,6 +219,7 @@ def load_checkpoint(accelerator, checkpoint):
                            "resume with the preset and flags of the run that wrote it") from error
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     state.pop("processes", None)  # a record of the saving run, not state
+    state.setdefault("last_loss", None)  # (a checkpoint from before 2026-11-27)
     return state
 
 
@@ -452,18 +453,18 @@ def train(model, train_batches, args, *, eval_batches=None, tokens_in=None):
             if (args.save_every and state["step"] % args.save_every == 0) or state["step"] == args.max_steps:
                 last_checkpoint = save_checkpoint()
             if stop_value > 0 and state["step"] < args.max_steps:
-                raise stopped_with_checkpoint(last_checkpoint, stop.signum or signal.SIGTERM)
+                raise stopped_with_checkpoint(last_checkpoint, stop.signum)
     progress.close()
     accelerator.end_training()
     # keep_fp32_wrapper=False: the returned model runs in its own dtype, not under the training autocast.
     model = accelerator.unwrap_model(model, keep_fp32_wrapper=False)
-    return {"accelerator": accelerator, "model": model, "last_loss": None, **state}  # (None: an older state)
+    return {"accelerator": accelerator, "model": model, **state}
 
 
 def print_once(*args, **kwargs):
     """`print` in the first process of a run only (what a recipe says before `train` sets accelerate up; the
     launchers give every process its RANK)."""
-    if os.environ.get("RANK", "0") == "0":
+    if is_first_process():
         print(*args, **kwargs)
 
 

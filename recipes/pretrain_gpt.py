@@ -94,7 +94,6 @@ def main(argv=None):
     train_batches = WindowBatches(train_tokens, model_args.block_size, args.batch_size, args.seed)
     val_batches = WindowBatches(val_tokens, model_args.block_size, args.batch_size, args.seed + 1)
 
-
     def eval_batches(rank, world_size):
         # The same validation windows at every evaluation, so the numbers are comparable across steps.
         return (val_batches(i, rank, world_size) for i in range(args.eval_batches))
