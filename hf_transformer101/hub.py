@@ -19,6 +19,8 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData, get_token
 
+from .modeling.config_checks import MIN_TRANSFORMERS
+
 TEMPLATES = Path(__file__).resolve().parent / "model_cards"
 
 # model_type -> (configuration module.class, {auto class: modeling module.class}, card template)
@@ -95,6 +97,7 @@ def build_model_card(model, model_name, repo_id, eval_results=(), training_args=
     return ModelCard.from_template(
         card_data, template_path=str(TEMPLATES / template), model_name=model_name, repo_id=repo_id,
         context=model.config.max_position_embeddings,
+        min_transformers=".".join(map(str, MIN_TRANSFORMERS)),
         description=description or "", parameters=f"{model.num_parameters():,}",
         config=json.dumps({k: v for k, v in model.config.to_diff_dict().items() if k != "auto_map"}, indent=2),
         training_args=json.dumps(training_args, indent=2, default=str) if training_args else "",

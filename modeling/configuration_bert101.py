@@ -1,10 +1,9 @@
 """Configuration of BERT101, the lecture's encoder-only masked language model (BERT architecture)."""
 
-# transformers re-exports huggingface_hub's `strict` here: modeling code imports only torch and transformers.
-from transformers.configuration_utils import strict
+# First of all: config_checks raises a clear error if transformers is too old for this code (see there).
+from .config_checks import (  # isort: skip
+    check_activation, check_heads, check_positive, check_probability, check_reference_variants, strict)
 from transformers import PreTrainedConfig
-
-from .config_checks import check_activation, check_heads, check_positive, check_probability, check_reference_variants
 
 # BERT's options that BERT101 does not have, at the one value it implements (see check_reference_variants).
 # (`position_embedding_type` left BertConfig in transformers 5, but older config.json files still carry it.)

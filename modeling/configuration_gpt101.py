@@ -1,10 +1,9 @@
 """Configuration of GPT101, the lecture's decoder-only (GPT-2 style) language model."""
 
-# transformers re-exports huggingface_hub's `strict` here: modeling code imports only torch and transformers.
-from transformers.configuration_utils import strict
+# First of all: config_checks raises a clear error if transformers is too old for this code (see there).
+from .config_checks import (  # isort: skip
+    check_activation, check_heads, check_positive, check_probability, check_reference_variants, strict)
 from transformers import PreTrainedConfig
-
-from .config_checks import check_activation, check_heads, check_positive, check_probability, check_reference_variants
 
 # GPT-2's options that GPT101 does not have, at the one value it implements (see check_reference_variants).
 GPT2_VARIANTS = {"scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": False,

@@ -1,10 +1,9 @@
 """Configuration of Seq2Seq101, the encoder-decoder Transformer of "Attention is all you need" (Vaswani et al. 2017)."""
 
-# transformers re-exports huggingface_hub's `strict` here: modeling code imports only torch and transformers.
-from transformers.configuration_utils import strict
+# First of all: config_checks raises a clear error if transformers is too old for this code (see there).
+from .config_checks import (  # isort: skip
+    check_activation, check_heads, check_positive, check_probability, check_reference_variants, strict)
 from transformers import PreTrainedConfig
-
-from .config_checks import check_activation, check_heads, check_positive, check_probability, check_reference_variants
 
 # Marian's options that Seq2Seq101 does not have, at the one value it implements (see check_reference_variants):
 # one vocabulary shared by source and target (sec. 3.4), no LayerDrop.

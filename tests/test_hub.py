@@ -19,6 +19,7 @@ from hf_transformer101 import (
     GPT101ForCausalLM,
     hub,
 )
+from hf_transformer101.modeling.config_checks import check_transformers_version
 from hf_transformer101.tokenization import train_char_tokenizer, train_wordpiece_tokenizer
 from remote_code import run_without_package
 
@@ -85,6 +86,35 @@ def test_bad_eval_files_are_named(tmp_path):
         hub.export(model, tokenizer, tmp_path / "a", eval_results=[tmp_path / "missing.json"])
     with pytest.raises(ValueError, match="metrics"):
         hub.export(model, tokenizer, tmp_path / "b", eval_results=[{"task_type": "x"}])
+
+
+@pytest.mark.parametrize("version, refused", [("4.57.6", True), ("5.8.1", True), ("5.10.0", True), ("5.10.1", False),
+                                              ("5.25.0.dev0", False), ("6.0", False)])
+def test_the_model_code_names_the_transformers_it_needs(version, refused):
+    if refused:
+        with pytest.raises(ImportError, match=r"needs transformers >= 5\.10\.1.*install -U 'transformers>=5\.10\.1'"):
+            check_transformers_version(version)
+    else:
+        check_transformers_version(version)
+
+
+def test_an_older_transformers_meets_the_version_error_first(tmp_path):
+    """A Hub user on transformers 4.x (faked here: the real one is installed) gets our one-line error, not an
+    ImportError of v5 names (`strict`, `PreTrainedConfig`): every config file checks before importing them.
+    (Loaded in 4.57.6, 5.0.0 and 5.8.1 by hand: this message; in 5.10.4 to 5.24: the model.)"""
+    model, tokenizer = gpt_model_and_tokenizer()
+    folder = hub.export(model, tokenizer, tmp_path / "gpt")
+    assert "transformers >= 5.10.1" in (folder / "README.md").read_text()
+    result = run_without_package("""
+        import json, transformers
+        transformers.__version__ = "4.57.6"
+        try:
+            transformers.AutoConfig.from_pretrained(FOLDER, trust_remote_code=True)
+            print(json.dumps({"error": None}))
+        except ImportError as error:
+            print(json.dumps({"error": str(error)}))
+    """, folder, tmp_path)
+    assert result["error"].startswith("this model's code needs transformers >= 5.10.1, and transformers 4.57.6")
 
 
 def test_gpt101_export_loads_generates_and_pipelines_without_the_package(tmp_path):
