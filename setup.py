@@ -16,7 +16,8 @@ setup(
     package_dir={"hf_transformer101.modeling": "modeling"},
     package_data={"hf_transformer101": ["py.typed", "model_cards/*.md"]},
     install_requires=[
-        "torch>=2.4",
+        # transformers 5 runs without torch below 2.6. Tested: 2.6.0, 2.9.1, 2.10.0, 2.13.0, 2.14.1 (README).
+        "torch>=2.6",
         # 5.17 is the oldest 5.x the generation code was checked on; 5.24 renamed past_key_values -> cache.
         "transformers>=5.17,<6",
         "accelerate>=1.0",

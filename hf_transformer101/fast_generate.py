@@ -69,14 +69,16 @@ def compile_step(forward, device):
     if device.type != "cpu":
         return compiled
 
+    # The last two keep autotuning's tables of timings off stderr; older torch (2.6) has neither, nor the tables.
+    settings = dict(freezing=True, cpp_wrapper=True, max_autotune=True, autotune_num_choices_displayed=0,
+                    max_autotune_report_choices_stats=False)
+    settings = {name: value for name, value in settings.items() if hasattr(torch._inductor.config, name)}
+
     def step(input_ids):
         # Not torch.compile(options=...): dynamo reads `freezing` from the global inductor config while it traces,
         # before the per-compile options are applied (measured: no speed-up that way). Patched around every call
-        # (a few microseconds), so that a recompilation gets the same settings. The last two keep autotuning's
-        # tables of timings off stderr.
-        with torch._inductor.config.patch(freezing=True, cpp_wrapper=True, max_autotune=True,
-                                          autotune_num_choices_displayed=0,
-                                          max_autotune_report_choices_stats=False):
+        # (a few microseconds), so that a recompilation gets the same settings.
+        with torch._inductor.config.patch(settings):
             return compiled(input_ids)
 
     return step

@@ -125,11 +125,23 @@ def cached_lengths(cache, query_length):
     A cache that grows (`DynamicCache`) gives back the past and the new keys; a preallocated one (`StaticCache`,
     `generate(cache_implementation="static")`) gives back its whole buffer, whose slots beyond the tokens written
     so far hold zeros that the mask must hide.
+
+    A static cache counts its tokens in a tensor. Compiled (as `generate` does by itself on a GPU with a static
+    cache), the past length stays that 0-d tensor: reading its value would be a graph break, which torch <= 2.9
+    refuses under `fullgraph=True`. Callers must then treat it as a value known only on the device.
     """
     if cache is None:
         return 0, query_length
     key_length, _ = cache.get_mask_sizes(query_length, 0)
-    return int(cache.get_seq_length()), int(key_length)  # (a static cache counts in a tensor)
+    past_length = cache.get_seq_length()
+    if not (isinstance(past_length, torch.Tensor) and torch.compiler.is_compiling()):
+        past_length = int(past_length)
+    return past_length, int(key_length)
+
+
+def positions_after(past_length, length, device):
+    """Positions past_length .. past_length + length - 1, (1, T); `past_length` an int or a 0-d tensor."""
+    return (torch.arange(length, device=device) + past_length)[None]
 
 
 def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, dtype, past_length=None):
@@ -146,21 +158,27 @@ def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, d
     if padding_mask is not None and padding_mask.dim() == 4:
         return _ready_mask(padding_mask, query_length, key_length, dtype)
     past_length = key_length - query_length if past_length is None else past_length
-    if padding_mask is not None and padding_mask.shape[-1] != past_length + query_length:
+    # A 0-d tensor in compiled code with a static cache (see cached_lengths): its value cannot be checked or
+    # branched on there, and such a cache nearly always has empty slots, so the mask is built.
+    past_known = not isinstance(past_length, torch.Tensor)
+    if past_known and padding_mask is not None and padding_mask.shape[-1] != past_length + query_length:
         raise ValueError(f"attention_mask covers {padding_mask.shape[-1]} tokens, but there are {past_length} cached "
                          f"and {query_length} new ones")
     # Whether a row has padding is a question about the mask's values: compiled or exported code (a graph for any
     # mask, e.g. torch.export / ONNX) cannot branch on it, so there a given mask is always applied.
     has_padding = padding_mask is not None and (torch.compiler.is_compiling() or not bool(padding_mask.all()))
-    empty_slots = key_length - past_length - query_length
-    if not has_padding and not empty_slots and (not is_causal or query_length in (1, key_length)):
+    no_empty_slots = past_known and key_length == past_length + query_length
+    if not has_padding and no_empty_slots and (not is_causal or query_length in (1, key_length)):
         return None
     device = padding_mask.device if padding_mask is not None else None
     allowed = torch.ones(1, 1, query_length, key_length, dtype=torch.bool, device=device)  # (1, 1, T, S)
     if is_causal:
-        allowed = allowed.tril(past_length)  # query t, token past + t, sees keys 0 .. past + t
+        # Query t is token past + t and sees keys 0 .. past + t (a comparison, not tril: past may be a tensor).
+        keys = torch.arange(key_length, device=device)  # (S,)
+        allowed = allowed & (keys <= positions_after(past_length, query_length, device).mT)  # (1, 1, T, S)
     if has_padding:
-        padding_mask = nn.functional.pad(padding_mask, (0, empty_slots))  # (B, S): the empty slots count as padding
+        # (B, S): a static cache's empty slots, after the tokens the mask covers, count as padding
+        padding_mask = nn.functional.pad(padding_mask, (0, key_length - padding_mask.shape[-1]))
         allowed = allowed & padding_mask[:, None, None, :].bool()  # (B, 1, T, S)
     return _additive(allowed, dtype)
 
@@ -399,6 +417,8 @@ def check_length(length, max_positions, past_length=0, name="input"):
     position at all: say so instead of a failed reshape in the attention."""
     if length == 0:
         raise ValueError(f"{name} has no positions (length 0): nothing to compute")
+    if isinstance(past_length, torch.Tensor):
+        return  # compiled code with a static cache (see cached_lengths): no value to check
     if length + past_length > max_positions:
         cached = f" (including {past_length} cached)" if past_length else ""
         raise ValueError(f"{name} has {length + past_length} positions{cached} but the model supports at most "

@@ -28,6 +28,7 @@ from .blocks import (
     check_input_ids,
     check_length,
     init_weights,
+    positions_after,
     refuse_encoder_inputs,
 )
 from .configuration_gpt101 import GPT101Config
@@ -111,7 +112,7 @@ class GPT101Model(GPT101PreTrainedModel):
         past_length, key_length = cached_lengths(cache, length)
         check_length(length, self.config.max_position_embeddings, past_length)
         if position_ids is None:
-            position_ids = torch.arange(past_length, past_length + length, device=inputs_embeds.device)[None]
+            position_ids = positions_after(past_length, length, inputs_embeds.device)
         hidden_states = inputs_embeds + self.embed_positions(position_ids)  # (B, T, C)
         if token_type_ids is not None:
             hidden_states = hidden_states + self.embed_tokens(token_type_ids.expand(batch, length))

@@ -35,6 +35,7 @@ from .blocks import (
     check_length,
     embedding_scale,
     init_weights,
+    positions_after,
 )
 from .configuration_seq2seq101 import Seq2Seq101Config
 from .linear import OutputLinear
@@ -206,7 +207,7 @@ class Seq2Seq101Decoder(nn.Module):
         length = inputs_embeds.shape[1]
         past_length, key_length = cached_lengths(cache, length)  # target tokens already decoded, and all the keys
         check_length(length, config.max_position_embeddings, past_length, name="target (decoder_input_ids)")
-        positions = torch.arange(past_length, past_length + length, device=inputs_embeds.device)[None]  # (1, T)
+        positions = positions_after(past_length, length, inputs_embeds.device)  # (1, T)
         hidden_states = self.dropout(inputs_embeds * self.embed_scale + self.embed_positions(positions))  # (B, T, C)
 
         # Self-attention: query t sees target tokens <= t (and not padding); cross-attention: every real source token.

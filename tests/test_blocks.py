@@ -11,7 +11,10 @@ from hf_transformer101.modeling.blocks import (
     Block,
     MultiHeadAttention,
     build_attention_mask,
+    cached_lengths,
+    check_length,
     eager_attention,
+    positions_after,
     sinusoidal_table,
 )
 from hf_transformer101.sampling import sample_text
@@ -132,6 +135,30 @@ def test_masks_for_a_static_cache_and_ready_made_masks():
         build_attention_mask(ready, 2, 3, is_causal=True, dtype=torch.float32)
     with pytest.raises(ValueError, match="covers 3 tokens, but there are 2 cached and 2 new"):
         build_attention_mask(torch.ones(1, 3), 2, 4, is_causal=True, dtype=torch.float32)
+
+
+def test_compiled_code_keeps_a_static_caches_length_on_the_device(monkeypatch):
+    """Compiled with a static cache (what generate does by itself on a GPU), the past length stays a 0-d tensor:
+    reading it is a graph break that torch <= 2.9 refuses under fullgraph (tests/test_hf_contract.py's compiled
+    static-cache test failed there, on torch 2.9.1, before). The masks and positions built from it are the ones
+    built from the number."""
+    from transformers import StaticCache
+
+    config = GPT101Config(vocab_size=10, hidden_size=8, num_hidden_layers=1, num_attention_heads=2)
+    cache = StaticCache(config=config, max_cache_len=6)
+    cache.update(torch.zeros(1, 2, 2, 4), torch.zeros(1, 2, 2, 4), 0)  # 2 tokens cached
+    assert cached_lengths(cache, 2) == (2, 6)  # eager: numbers
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    past_length, key_length = cached_lengths(cache, 2)
+    assert isinstance(past_length, torch.Tensor) and int(past_length) == 2 and key_length == 6
+    assert torch.equal(positions_after(past_length, 2, None), positions_after(2, 2, None))  # [[2, 3]]
+    for padding in (None, torch.tensor([[0, 1, 1, 1]])):
+        on_device = build_attention_mask(padding, 2, 6, past_length=past_length, is_causal=True, dtype=torch.float32)
+        known = build_attention_mask(padding, 2, 6, past_length=2, is_causal=True, dtype=torch.float32)
+        assert torch.equal(on_device, known)
+    check_length(3, 4, past_length)  # 5 positions of 4, but a value on the device cannot be checked: no error
+    with pytest.raises(ValueError, match="5 positions \\(including 2 cached\\)"):
+        check_length(3, 4, 2)
 
 
 def test_cross_attention_reads_keys_and_values_from_the_other_sequence():
