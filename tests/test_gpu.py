@@ -120,3 +120,25 @@ def test_cuda_graph_decoder_gives_generates_tokens_greedy_and_sampled():
     sampled = model.generate(prompt, do_sample=True, top_k=50, temperature=0.9, max_new_tokens=24, min_new_tokens=24)
     torch.manual_seed(3)
     assert torch.equal(decoder.generate(prompt, 24, do_sample=True, top_k=50, temperature=0.9), sampled)
+
+
+def test_generate_with_a_static_cache_compiles_by_itself_and_gives_the_growing_caches_tokens():
+    """On a GPU, `generate(cache_implementation="static")` compiles the forward (fullgraph, CUDA graphs) without
+    being asked: GPT101 and Seq2Seq101 must trace whole — the cache's length stays on the device (modeling/blocks.py
+    `cached_lengths`; torch 2.9 refused reading it) — and give the tokens of the eager growing cache."""
+    from hf_transformer101 import Seq2Seq101Config, Seq2Seq101ForConditionalGeneration
+
+    model, ids = model_and_ids()
+    torch.manual_seed(0)
+    translator = Seq2Seq101ForConditionalGeneration(Seq2Seq101Config(
+        vocab_size=1001, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128, max_position_embeddings=64,
+        pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)).cuda()
+    for model in (model.eval(), translator.eval()):
+        prompt = ids[:, :8]
+        torch._dynamo.reset()
+        torch._dynamo.utils.counters.clear()
+        settings = dict(do_sample=False, max_new_tokens=16, min_new_tokens=16)
+        static = model.generate(prompt, cache_implementation="static", **settings)
+        assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0, "transformers compiled nothing"
+        assert torch.equal(static, model.generate(prompt, **settings))
