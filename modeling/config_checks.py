@@ -29,7 +29,10 @@ check_transformers_version()
 
 # transformers re-exports huggingface_hub's `strict` here: modeling code imports only torch and transformers.
 from transformers.activations import ACT2FN  # noqa: E402  (after the version check, as the module says)
-from transformers.configuration_utils import strict  # noqa: E402, F401  (the configs' decorator)
+from transformers.configuration_utils import strict  # noqa: E402  (the configs' decorator, handed on)
+
+__all__ = ["MIN_TRANSFORMERS", "check_activation", "check_heads", "check_positive", "check_probability",
+           "check_reference_variants", "check_transformers_version", "strict"]
 
 
 def check_positive(config, *names):
