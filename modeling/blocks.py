@@ -144,7 +144,7 @@ def positions_after(past_length, length, device):
     return (torch.arange(length, device=device) + past_length)[None]
 
 
-def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, dtype, past_length=None):
+def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, dtype, past_length=None, device=None):
     """Additive mask (0 = attend, dtype min = blocked) of shape (B, 1, T, S), or None when no mask is needed.
 
     `padding_mask` is the tokenizer's (B, S) attention_mask over all keys (cached ones included), 1 = real token,
@@ -153,7 +153,8 @@ def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, d
     keys up to itself — keys past the last query (a static cache's empty slots) never. None is returned whenever
     the attention kernels can do the job alone — no padding, no empty slots, and either not causal or causal with
     T == S / T == 1 — so SDPA can take its `is_causal` fast path without a materialised mask. A float mask (not
-    boolean) keeps rows of left padding finite under both kernels.
+    boolean) keeps rows of left padding finite under both kernels. The mask is built on `padding_mask`'s device,
+    else on `device` (the hidden states': a causal mask may be needed without a padding mask).
     """
     if padding_mask is not None and padding_mask.dim() == 4:
         return _ready_mask(padding_mask, query_length, key_length, dtype)
@@ -170,12 +171,13 @@ def build_attention_mask(padding_mask, query_length, key_length, *, is_causal, d
     no_empty_slots = past_known and key_length == past_length + query_length
     if not has_padding and no_empty_slots and (not is_causal or query_length in (1, key_length)):
         return None
-    device = padding_mask.device if padding_mask is not None else None
-    allowed = torch.ones(1, 1, query_length, key_length, dtype=torch.bool, device=device)  # (1, 1, T, S)
+    device = padding_mask.device if padding_mask is not None else device
     if is_causal:
         # Query t is token past + t and sees keys 0 .. past + t (a comparison, not tril: past may be a tensor).
         keys = torch.arange(key_length, device=device)  # (S,)
-        allowed = allowed & (keys <= positions_after(past_length, query_length, device).mT)  # (1, 1, T, S)
+        allowed = (keys <= positions_after(past_length, query_length, device).mT)[None, None]  # (1, 1, T, S)
+    else:
+        allowed = torch.ones(1, 1, query_length, key_length, dtype=torch.bool, device=device)  # (1, 1, T, S)
     if has_padding:
         # (B, S): a static cache's empty slots, after the tokens the mask covers, count as padding
         padding_mask = nn.functional.pad(padding_mask, (0, key_length - padding_mask.shape[-1]))

@@ -119,7 +119,7 @@ class GPT101Model(GPT101PreTrainedModel):
         hidden_states = self.dropout(hidden_states)
 
         mask = build_attention_mask(attention_mask, length, key_length, past_length=past_length, is_causal=True,
-                                    dtype=hidden_states.dtype)
+                                    dtype=hidden_states.dtype, device=hidden_states.device)
         all_hidden_states, all_attentions = [], []
         for layer in self.layers:
             if output_hidden_states:

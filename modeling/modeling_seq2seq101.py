@@ -212,7 +212,7 @@ class Seq2Seq101Decoder(nn.Module):
 
         # Self-attention: query t sees target tokens <= t (and not padding); cross-attention: every real source token.
         self_mask = build_attention_mask(attention_mask, length, key_length, past_length=past_length, is_causal=True,
-                                         dtype=hidden_states.dtype)  # (B, 1, T, P) or None
+                                         dtype=hidden_states.dtype, device=hidden_states.device)  # (B, 1, T, P) or None
         cross_mask = build_attention_mask(encoder_attention_mask, length, encoder_hidden_states.shape[1],
                                           is_causal=False, dtype=hidden_states.dtype)  # (B, 1, T, S) or None
         all_hidden_states, all_attentions, all_cross_attentions = [], [], []

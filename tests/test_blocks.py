@@ -137,6 +137,16 @@ def test_masks_for_a_static_cache_and_ready_made_masks():
         build_attention_mask(torch.ones(1, 3), 2, 4, is_causal=True, dtype=torch.float32)
 
 
+def test_a_mask_without_a_padding_mask_is_built_where_the_hidden_states_are():
+    """A causal mask with no padding mask to take the device from (a chunk after cached tokens, a static cache's
+    empty slots) is built on the `device` given — on a GPU the hidden states' — not on the CPU."""
+    meta = torch.device("meta")  # (any device other than the CPU shows it)
+    assert build_attention_mask(None, 2, 5, is_causal=True, dtype=torch.float32, device=meta).device == meta
+    past_on_device = torch.tensor(3, device=meta)
+    assert build_attention_mask(None, 2, 6, past_length=past_on_device, is_causal=True, dtype=torch.float32,
+                                device=meta).device == meta
+
+
 def test_compiled_code_keeps_a_static_caches_length_on_the_device(monkeypatch):
     """Compiled with a static cache (what generate does by itself on a GPU), the past length stays a 0-d tensor:
     reading it is a graph break that torch <= 2.9 refuses under fullgraph (tests/test_hf_contract.py's compiled
