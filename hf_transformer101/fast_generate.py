@@ -27,7 +27,7 @@ of the architecture or of the weights. Shape legend: B batch, T new tokens, S ca
 import torch
 from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
-from .modeling.blocks import check_input_ids
+from .modeling.blocks import build_attention_mask, check_input_ids, positions_after
 from .modeling.modeling_gpt101 import GPT101ForCausalLM
 
 
@@ -51,11 +51,11 @@ class StaticKeyValueCache:
             torch._dynamo.mark_static_address(tensor)
 
     def positions(self, count):
-        return self.length + torch.arange(count, device=self.length.device)  # (T,)
+        return positions_after(self.length, count, self.length.device)  # (1, T)
 
     def update(self, key, value, layer_idx):
         """key, value (B, H, T, D) of the new tokens -> the full (B, H, S, D) buffers, new tokens written in."""
-        slots = self.positions(key.shape[2])
+        slots = self.positions(key.shape[2])[0]  # (T,)
         self.keys[layer_idx].index_copy_(2, slots, key)
         self.values[layer_idx].index_copy_(2, slots, value)
         return self.keys[layer_idx], self.values[layer_idx]
@@ -113,16 +113,15 @@ class StaticCacheDecoder:
     def forward(self, input_ids):
         """Feed input_ids (B, T) at the cache's next positions; return the last position's logits (B, V)."""
         body, cache = self.model.model, self.cache
-        positions = cache.positions(input_ids.shape[1])  # (T,)
-        hidden_states = body.embed_tokens(input_ids) + body.embed_positions(positions)  # (B, T, C)
+        length = input_ids.shape[1]
+        hidden_states = body.embed_tokens(input_ids) + body.embed_positions(cache.positions(length))  # (B, T, C)
         # The query at position p sees slots 0..p: that is the causal mask, and it hides the slots not written yet
         # (or left over from the previous call).
-        visible = positions[:, None] >= torch.arange(cache.max_length, device=positions.device)  # (T, S)
-        mask = torch.zeros(visible.shape, dtype=hidden_states.dtype, device=visible.device)
-        mask = mask.masked_fill(~visible, torch.finfo(hidden_states.dtype).min)[None, None]  # (1, 1, T, S)
+        mask = build_attention_mask(None, length, cache.max_length, past_length=cache.length, is_causal=True,
+                                    dtype=hidden_states.dtype, device=hidden_states.device)  # (1, 1, T, S)
         for layer in body.layers:
             hidden_states, _, _ = layer(hidden_states, mask, cache=cache)
-        cache.length += input_ids.shape[1]
+        cache.length += length
         return self.model.lm_head(body.norm(hidden_states[:, -1]))  # (B, C) -> (B, V)
 
     @torch.no_grad()
